@@ -1,0 +1,237 @@
+/**
+ * Typed errors. Every failure rx-p2p reports is an instance of {@link P2PError}; each condition has its
+ * own class with a fixed `name` and `code`, so callers branch on the class (`instanceof`) or on `code`,
+ * never on the message text.
+ *
+ * @module
+ */
+
+/** Options shared by every rx-p2p error. */
+export interface P2PErrorOptions {
+  /** The underlying error, when this one wraps another. */
+  cause?: unknown
+}
+
+/**
+ * The base class of every error rx-p2p raises or reports.
+ *
+ * @example
+ * ```ts
+ * conn.closed$.subscribe((reason) => {
+ *   if (reason instanceof UnknownChannelError) console.log('peer used channel', reason.chId)
+ * })
+ * ```
+ */
+export class P2PError extends Error {
+  /** A stable, machine-readable code such as `ERR_UNKNOWN_CHANNEL`. */
+  readonly code: string = 'ERR_P2P'
+  override name = 'P2PError'
+  constructor (message: string, options?: P2PErrorOptions) {
+    super(message, options)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire: framing and decoding
+
+/** A length prefix announced a frame larger than the limit; raised before any byte is buffered. */
+export class FrameTooLargeError extends P2PError {
+  override readonly code = 'ERR_FRAME_TOO_LARGE'
+  override name = 'FrameTooLargeError'
+  constructor (readonly size: number, readonly max: number) {
+    super(`frame of ${size} bytes exceeds the limit of ${max} bytes`)
+  }
+}
+
+/** Bytes that do not decode: a bad varint, a truncated or malformed protobuf message. */
+export class DecodeError extends P2PError {
+  override readonly code = 'ERR_DECODE'
+  override name = 'DecodeError'
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+/** The connection was closed (locally or by the remote) while an operation needed it. */
+export class ConnectionClosedError extends P2PError {
+  override readonly code = 'ERR_CONNECTION_CLOSED'
+  override name = 'ConnectionClosedError'
+}
+
+/** The transport (socket) failed: reset, refused, write after end. */
+export class TransportError extends P2PError {
+  override readonly code = 'ERR_TRANSPORT'
+  override name = 'TransportError'
+}
+
+/** An operation did not finish before its deadline (dial, handshake, filter). */
+export class TimeoutError extends P2PError {
+  override readonly code = 'ERR_TIMEOUT'
+  override name = 'TimeoutError'
+}
+
+/** An operation was aborted through its AbortSignal. */
+export class AbortError extends P2PError {
+  override readonly code = 'ERR_ABORTED'
+  override name = 'AbortError'
+}
+
+/** A packet named a channel the receiver does not have. */
+export class UnknownChannelError extends P2PError {
+  override readonly code = 'ERR_UNKNOWN_CHANNEL'
+  override name = 'UnknownChannelError'
+  constructor (readonly chId: number) {
+    super(`unknown channel 0x${chId.toString(16).padStart(2, '0')}`)
+  }
+}
+
+/** A packet whose oneof case is unset or unknown. */
+export class UnknownPacketTypeError extends P2PError {
+  override readonly code = 'ERR_UNKNOWN_PACKET_TYPE'
+  override name = 'UnknownPacketTypeError'
+}
+
+/** A reassembled message grew past the channel's receive message capacity. */
+export class MessageTooLargeError extends P2PError {
+  override readonly code = 'ERR_MESSAGE_TOO_LARGE'
+  override name = 'MessageTooLargeError'
+  constructor (readonly chId: number, readonly size: number, readonly max: number) {
+    super(`message on channel 0x${chId.toString(16).padStart(2, '0')} exceeds capacity: ${size} > ${max} bytes`)
+  }
+}
+
+/** The remote did not answer a ping within the pong timeout. */
+export class PongTimeoutError extends P2PError {
+  override readonly code = 'ERR_PONG_TIMEOUT'
+  override name = 'PongTimeoutError'
+}
+
+// ---------------------------------------------------------------------------------------------
+// SecretConnection and handshakes
+
+/** The authenticated handshake failed: bad ephemeral key, low-order point, bad signature, wrong key type. */
+export class HandshakeError extends P2PError {
+  override readonly code: string = 'ERR_HANDSHAKE'
+  override name = 'HandshakeError'
+}
+
+/** The remote's signature over the challenge does not verify. */
+export class ChallengeVerificationError extends HandshakeError {
+  override readonly code = 'ERR_CHALLENGE_VERIFICATION'
+  override name = 'ChallengeVerificationError'
+}
+
+/** The X25519 result is all zeros: the remote sent a low-order point. */
+export class LowOrderPointError extends HandshakeError {
+  override readonly code = 'ERR_LOW_ORDER_POINT'
+  override name = 'LowOrderPointError'
+}
+
+/** A sealed frame failed to authenticate (tampered or corrupted ciphertext). */
+export class DecryptionError extends P2PError {
+  override readonly code = 'ERR_DECRYPTION'
+  override name = 'DecryptionError'
+}
+
+/** A per-direction nonce counter would overflow 2^64 - 1. */
+export class NonceOverflowError extends P2PError {
+  override readonly code = 'ERR_NONCE_OVERFLOW'
+  override name = 'NonceOverflowError'
+}
+
+/** The remote's NodeInfo breaks a validation rule; `rule` names it. */
+export class InvalidNodeInfoError extends P2PError {
+  override readonly code = 'ERR_INVALID_NODE_INFO'
+  override name = 'InvalidNodeInfoError'
+  constructor (readonly rule: string, message: string) {
+    super(message)
+  }
+}
+
+/** The remote is valid but not compatible with us (block version, network, no shared channel). */
+export class IncompatiblePeerError extends P2PError {
+  override readonly code = 'ERR_INCOMPATIBLE_PEER'
+  override name = 'IncompatiblePeerError'
+  constructor (readonly rule: 'block-version' | 'network' | 'channels', message: string) {
+    super(message)
+  }
+}
+
+/** The authenticated key does not match the ID we dialed, or the ID in the remote's NodeInfo. */
+export class PeerIdMismatchError extends P2PError {
+  override readonly code = 'ERR_PEER_ID_MISMATCH'
+  override name = 'PeerIdMismatchError'
+  constructor (readonly expected: string, readonly actual: string, message?: string) {
+    super(message ?? `peer ID mismatch: expected ${expected}, got ${actual}`)
+  }
+}
+
+/** We connected to ourselves. */
+export class SelfConnectionError extends P2PError {
+  override readonly code = 'ERR_SELF_CONNECTION'
+  override name = 'SelfConnectionError'
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses and keys
+
+/** An `id@host:port` address, node ID, host or port that does not parse. */
+export class InvalidAddressError extends P2PError {
+  override readonly code = 'ERR_INVALID_ADDRESS'
+  override name = 'InvalidAddressError'
+}
+
+/** A node key file that cannot be read or has the wrong shape. */
+export class InvalidNodeKeyError extends P2PError {
+  override readonly code = 'ERR_INVALID_NODE_KEY'
+  override name = 'InvalidNodeKeyError'
+}
+
+// ---------------------------------------------------------------------------------------------
+// Switch
+
+/** A peer was refused by the Switch: `reason` says which limit or filter. */
+export class PeerRejectedError extends P2PError {
+  override readonly code = 'ERR_PEER_REJECTED'
+  override name = 'PeerRejectedError'
+  constructor (
+    readonly reason: 'duplicate-id' | 'duplicate-ip' | 'max-inbound' | 'max-outbound' | 'self' | 'filter' | 'filter-timeout' | 'stopped',
+    message: string,
+    options?: P2PErrorOptions
+  ) {
+    super(message, options)
+  }
+}
+
+/** Two reactors claim the same channel. */
+export class DuplicateChannelError extends P2PError {
+  override readonly code = 'ERR_DUPLICATE_CHANNEL'
+  override name = 'DuplicateChannelError'
+}
+
+/** A reactor's pipeline errored or a reactor reported a peer's misbehaviour. */
+export class ReactorError extends P2PError {
+  override readonly code = 'ERR_REACTOR'
+  override name = 'ReactorError'
+}
+
+// ---------------------------------------------------------------------------------------------
+// PEX and the address book
+
+/** A peer broke a PEX rule (request too soon, unsolicited addresses, too many addresses). */
+export class PexViolationError extends P2PError {
+  override readonly code = 'ERR_PEX_VIOLATION'
+  override name = 'PexViolationError'
+  constructor (readonly rule: 'request-too-soon' | 'unsolicited-addrs' | 'too-many-addrs' | 'bad-address', message: string) {
+    super(message)
+  }
+}
+
+/** An addrbook.json that does not parse; the file has been set aside at `movedTo`. */
+export class AddrBookCorruptError extends P2PError {
+  override readonly code = 'ERR_ADDRBOOK_CORRUPT'
+  override name = 'AddrBookCorruptError'
+  constructor (readonly path: string, readonly movedTo: string | undefined, message: string, options?: P2PErrorOptions) {
+    super(message, options)
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * `rx-p2p/testing`: helpers for testing code built on rx-p2p without sockets: in-memory connections and
+ * networks in virtual time, and marble helpers for reactors.
+ *
+ * @packageDocumentation
+ */
+export { memoryPair, MemoryNetwork, type MemoryPairInit, type MemoryNetworkInit } from '../transport/memory.js'

@@ -1,0 +1,5 @@
+export * from './duplex.js'
+export * from './transport.js'
+export * from './tcp.js'
+export * from './memory.js'
+export * from './net-address.js'

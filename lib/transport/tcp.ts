@@ -1,0 +1,158 @@
+/**
+ * TCP: a `net.Socket` as a {@link DuplexConnection}, and a {@link Transport} that dials and listens on TCP.
+ *
+ * @module
+ */
+import * as net from 'node:net'
+import { Subject } from 'rxjs'
+import { AbortError, TransportError } from '../errors.js'
+import { AbstractDuplex, type DuplexConnection, type HostPort } from './duplex.js'
+import type { Listener, Transport } from './transport.js'
+
+/**
+ * A connected `net.Socket` as a {@link DuplexConnection}.
+ *
+ * Nagle's algorithm is switched off: rx-p2p batches packets itself, so a write is a flush.
+ *
+ * @example
+ * ```ts
+ * const conn = new TcpConnection(net.connect(26656, '127.0.0.1'))
+ * conn.source$.subscribe((chunk) => console.log(chunk.byteLength))
+ * ```
+ */
+export class TcpConnection extends AbstractDuplex {
+  readonly socket: net.Socket
+
+  constructor (socket: net.Socket) {
+    super()
+    this.socket = socket
+    socket.setNoDelay(true)
+    if (socket.remoteAddress !== undefined && socket.remotePort !== undefined) {
+      this.remoteAddress = { host: stripV4Mapped(socket.remoteAddress), port: socket.remotePort }
+    }
+    if (socket.localAddress !== undefined && socket.localPort !== undefined) {
+      this.localAddress = { host: stripV4Mapped(socket.localAddress), port: socket.localPort }
+    }
+    socket.on('data', (chunk: Buffer) => { this.push(chunk) })
+    socket.on('end', () => { this.pushEnd() })
+    socket.on('drain', () => { this.emitDrain() })
+    socket.on('error', (err) => { this.finalize(new TransportError(`socket error: ${err.message}`, { cause: err })) })
+    socket.on('close', () => { this.finalize() })
+    // Once both directions have ended, Node closes the socket (allowHalfOpen is false by default).
+  }
+
+  protected _write (chunk: Uint8Array): boolean {
+    if (this.socket.destroyed || this.socket.writableEnded) return false
+    return this.socket.write(chunk)
+  }
+
+  protected _readStop (): void {
+    this.socket.pause()
+  }
+
+  protected _readStart (): void {
+    this.socket.resume()
+  }
+
+  protected _end (): void {
+    this.socket.end()
+  }
+
+  protected _destroy (): void {
+    this.socket.destroy()
+  }
+}
+
+function stripV4Mapped (host: string): string {
+  return host.startsWith('::ffff:') && host.includes('.') ? host.slice(7) : host
+}
+
+/** Options of {@link TcpTransport}. */
+export interface TcpTransportInit {
+  /**
+   * TCP connect timeout in milliseconds. It is a socket-level deadline; rx-p2p's dial timeout on a
+   * scheduler sits above it.
+   * @default 1000
+   */
+  connectTimeoutMs?: number
+}
+
+/**
+ * Dials and listens on TCP.
+ *
+ * @example
+ * ```ts
+ * const tcp = new TcpTransport()
+ * const listener = await tcp.listen({ host: '127.0.0.1', port: 0 })
+ * listener.connections$.subscribe((conn) => conn.write(new TextEncoder().encode('hi')))
+ * const conn = await tcp.dial(listener.address)
+ * ```
+ */
+export class TcpTransport implements Transport {
+  readonly #connectTimeoutMs: number
+
+  constructor (init: TcpTransportInit = {}) {
+    this.#connectTimeoutMs = init.connectTimeoutMs ?? 1000
+  }
+
+  dial (addr: HostPort, options: { signal?: AbortSignal } = {}): Promise<DuplexConnection> {
+    return new Promise((resolve, reject) => {
+      const { signal } = options
+      if (signal?.aborted === true) {
+        reject(new AbortError('dial aborted'))
+        return
+      }
+      const socket = net.connect({ host: addr.host, port: addr.port })
+      socket.pause()
+      const fail = (err: Error): void => {
+        cleanup()
+        socket.destroy()
+        reject(err)
+      }
+      const onError = (err: Error): void => { fail(new TransportError(`dial ${addr.host}:${addr.port}: ${err.message}`, { cause: err })) }
+      const onTimeout = (): void => { fail(new TransportError(`dial ${addr.host}:${addr.port}: connect timeout`)) }
+      const onAbort = (): void => { fail(new AbortError('dial aborted')) }
+      const onConnect = (): void => {
+        cleanup()
+        socket.setTimeout(0)
+        resolve(new TcpConnection(socket))
+      }
+      const cleanup = (): void => {
+        socket.off('error', onError)
+        socket.off('connect', onConnect)
+        socket.off('timeout', onTimeout)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      socket.setTimeout(this.#connectTimeoutMs)
+      socket.once('timeout', onTimeout)
+      socket.once('error', onError)
+      socket.once('connect', onConnect)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  listen (addr: HostPort): Promise<Listener> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ pauseOnConnect: true })
+      const connections = new Subject<DuplexConnection>()
+      server.on('connection', (socket) => {
+        socket.on('error', () => {}) // reported through the TcpConnection once wrapped
+        connections.next(new TcpConnection(socket))
+      })
+      server.once('error', (err) => { reject(new TransportError(`listen ${addr.host}:${addr.port}: ${err.message}`, { cause: err })) })
+      server.listen(addr.port, addr.host, () => {
+        const bound = server.address() as net.AddressInfo
+        const listener: Listener = {
+          address: { host: stripV4Mapped(bound.address), port: bound.port },
+          connections$: connections.asObservable(),
+          close: () => new Promise<void>((resolveClose) => {
+            connections.complete()
+            server.close(() => { resolveClose() })
+          })
+        }
+        server.on('error', (err) => { connections.error(new TransportError(`listener: ${err.message}`, { cause: err })) })
+        resolve(listener)
+      })
+    })
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * uvarint length-prefixed framing, the `protoio` delimited format CometBFT uses for every message on the
+ * wire: `uvarint(len(msg)) || msg`.
+ *
+ * @module
+ */
+import { Uint8ArrayList } from 'uint8arraylist'
+import varint from 'varint'
+import { AbortError, ConnectionClosedError, DecodeError, FrameTooLargeError } from '../errors.js'
+import type { DuplexConnection } from '../transport/duplex.js'
+
+/** The longest uvarint Go's `binary.ReadUvarint` accepts (a 64-bit value). */
+export const MAX_UVARINT_BYTES = 10
+
+/**
+ * Encodes `msg` with its uvarint length prefix in one allocation.
+ *
+ * @example
+ * ```ts
+ * encodeDelimited(Uint8Array.of(0x0a, 0x00)) // => Uint8Array [2, 10, 0]
+ * ```
+ */
+export function encodeDelimited (msg: Uint8Array): Uint8Array {
+  const prefix = varint.encodingLength(msg.byteLength)
+  const out = new Uint8Array(prefix + msg.byteLength)
+  varint.encode(msg.byteLength, out, 0)
+  out.set(msg, prefix)
+  return out
+}
+
+/**
+ * A streaming decoder for delimited frames: push chunks as they arrive, pull whole frames out.
+ *
+ * - Frames split across chunks and many frames in one chunk are both handled; a frame that lies inside one
+ *   chunk is returned as a view, without a copy.
+ * - The length is checked against `maxFrameSize` while the prefix is still being read, so a prefix that
+ *   claims 2^40 bytes fails at once, before anything is buffered for it.
+ *
+ * @example
+ * ```ts
+ * const decoder = new FrameDecoder(1 << 20)
+ * decoder.push(chunk)
+ * for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) handle(frame)
+ * ```
+ */
+export class FrameDecoder {
+  readonly #buf = new Uint8ArrayList()
+  #frameLen = -1
+  #prefixLen = 0
+
+  /** @param maxFrameSize the largest message accepted, not counting its prefix */
+  constructor (readonly maxFrameSize: number) {}
+
+  /** Appends a received chunk. */
+  push (chunk: Uint8Array): void {
+    if (chunk.byteLength > 0) this.#buf.append(chunk)
+  }
+
+  /** Bytes held, not yet returned as frames. */
+  get bufferedBytes (): number {
+    return this.#buf.byteLength
+  }
+
+  /**
+   * The next whole frame, or `undefined` when more bytes are needed.
+   *
+   * @throws {FrameTooLargeError} the prefix announces more than `maxFrameSize` bytes
+   * @throws {DecodeError} the prefix is not a valid uvarint
+   */
+  next (): Uint8Array | undefined {
+    if (this.#frameLen < 0 && !this.#readPrefix()) return undefined
+    const end = this.#prefixLen + this.#frameLen
+    if (this.#buf.byteLength < end) return undefined
+    const frame = this.#buf.subarray(this.#prefixLen, end)
+    this.#buf.consume(end)
+    this.#frameLen = -1
+    this.#prefixLen = 0
+    return frame
+  }
+
+  /** Removes and returns every byte held (for handing a stream over to the next layer). */
+  takeRemaining (): Uint8Array {
+    const rest = this.#buf.subarray()
+    this.#buf.consume(this.#buf.byteLength)
+    this.#frameLen = -1
+    this.#prefixLen = 0
+    return rest
+  }
+
+  #readPrefix (): boolean {
+    const available = this.#buf.byteLength
+    let value = 0
+    let scale = 1
+    for (let i = 0; i < available; i++) {
+      const b = this.#buf.get(i)
+      if (i === MAX_UVARINT_BYTES - 1 && b > 1) throw new DecodeError('varint length prefix overflows 64 bits')
+      value += (b & 0x7f) * scale
+      if (value > this.maxFrameSize) throw new FrameTooLargeError(value, this.maxFrameSize)
+      if ((b & 0x80) === 0) {
+        this.#frameLen = value
+        this.#prefixLen = i + 1
+        return true
+      }
+      scale *= 128
+    }
+    return false
+  }
+}
+
+/** Options of {@link readDelimited}. */
+export interface ReadDelimitedOptions {
+  /** Aborts the read; the promise rejects with {@link AbortError} (or the signal's reason if it is an Error). */
+  signal?: AbortSignal
+}
+
+/**
+ * Reads exactly one delimited message from `conn`, then stops reading and puts any bytes that followed it
+ * back with `unshift`, so the next layer finds the stream where this message ended.
+ *
+ * @throws {FrameTooLargeError} the message is larger than `maxSize`
+ * @throws {ConnectionClosedError} the stream ended first
+ */
+export function readDelimited (conn: DuplexConnection, maxSize: number, options: ReadDelimitedOptions = {}): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const { signal } = options
+    const decoder = new FrameDecoder(maxSize)
+    let done = false
+    const finish = (err: unknown, frame?: Uint8Array): void => {
+      if (done) return
+      done = true
+      sub?.unsubscribe()
+      signal?.removeEventListener('abort', onAbort)
+      if (err !== undefined) reject(err)
+      else resolve(frame!)
+    }
+    const onAbort = (): void => {
+      const reason: unknown = signal?.reason
+      finish(reason instanceof Error ? reason : new AbortError('read aborted'))
+    }
+    if (signal?.aborted === true) {
+      onAbort()
+      return
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    let sub: { unsubscribe: () => void } | undefined
+    let frameOut: Uint8Array | undefined
+    // Hands the unread bytes back once we are no longer subscribed, so nothing is lost or reordered.
+    const handBack = (): void => {
+      sub!.unsubscribe()
+      signal?.removeEventListener('abort', onAbort)
+      conn.unshift(decoder.takeRemaining())
+      resolve(frameOut!)
+    }
+    sub = conn.source$.subscribe({
+      next: (chunk) => {
+        if (done) {
+          // Only reached while subscribe() has not returned yet: keep the bytes for handBack().
+          decoder.push(chunk)
+          return
+        }
+        try {
+          decoder.push(chunk)
+          const frame = decoder.next()
+          if (frame === undefined) return
+          // Copy: the frame may be a view into a chunk that is handed back.
+          frameOut = frame.slice()
+          done = true
+          if (sub !== undefined) handBack()
+        } catch (err) {
+          finish(err)
+        }
+      },
+      error: (err: unknown) => { finish(err) },
+      complete: () => { finish(new ConnectionClosedError('connection closed before a whole message arrived')) }
+    })
+    if (frameOut !== undefined) handBack()
+    else if (done) sub.unsubscribe()
+  })
+}
