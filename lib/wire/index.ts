@@ -1,1 +1,3 @@
 export * from './delimited.js'
+export * from './mempool.js'
+export * from './consensus.js'
