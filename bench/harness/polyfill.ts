@@ -1,0 +1,28 @@
+/**
+ * Polyfills for the bench processes. libp2p 3.x calls `Promise.withResolvers`, which Node 20 lacks.
+ * Imported first by every bench entry point.
+ *
+ * @module
+ */
+
+interface Resolvers<T> {
+  promise: Promise<T>
+  resolve: (value: T | PromiseLike<T>) => void
+  reject: (reason?: unknown) => void
+}
+
+const P = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> }
+if (typeof P.withResolvers !== 'function') {
+  Object.defineProperty(Promise, 'withResolvers', {
+    configurable: true,
+    writable: true,
+    value: function withResolvers<T> (): Resolvers<T> {
+      let resolve!: Resolvers<T>['resolve']
+      let reject!: Resolvers<T>['reject']
+      const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+      return { promise, resolve, reject }
+    }
+  })
+}
+
+export {}

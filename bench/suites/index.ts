@@ -1,0 +1,15 @@
+/**
+ * Every suite, registered in one registry. A new benchmark (the 1,000-peer scale test, the network
+ * simulation, the Go MConnection comparison) adds a `register…Suite` here.
+ *
+ * @module
+ */
+import { Registry } from '../harness/case.js'
+import { registerTransportSuite } from './transport.js'
+
+/** The full registry. */
+export function buildRegistry (): Registry {
+  const reg = new Registry()
+  registerTransportSuite(reg)
+  return reg
+}
