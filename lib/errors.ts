@@ -203,6 +203,15 @@ export class PeerRejectedError extends P2PError {
   }
 }
 
+/**
+ * A dial was skipped because the address's ID is already being dialed or connected, or (duplicate IPs not
+ * allowed) a peer already has its IP (CometBFT `ErrCurrentlyDialingOrExistingAddress`).
+ */
+export class AlreadyConnectedError extends P2PError {
+  override readonly code = 'ERR_ALREADY_CONNECTED'
+  override name = 'AlreadyConnectedError'
+}
+
 /** Two reactors claim the same channel. */
 export class DuplicateChannelError extends P2PError {
   override readonly code = 'ERR_DUPLICATE_CHANNEL'
