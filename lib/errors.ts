@@ -172,6 +172,18 @@ export class SelfConnectionError extends P2PError {
   override name = 'SelfConnectionError'
 }
 
+/** The remote's AuthSig carries a key that is not ed25519 (CometBFT: "expected ed25519 pubkey"). */
+export class UnsupportedKeyTypeError extends HandshakeError {
+  override readonly code = 'ERR_UNSUPPORTED_KEY_TYPE'
+  override name = 'UnsupportedKeyTypeError'
+}
+
+/** The stream ended inside a sealed SecretConnection frame (fewer than 1044 bytes of it arrived). */
+export class TruncatedFrameError extends P2PError {
+  override readonly code = 'ERR_TRUNCATED_FRAME'
+  override name = 'TruncatedFrameError'
+}
+
 // ---------------------------------------------------------------------------------------------
 // Addresses and keys
 
