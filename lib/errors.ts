@@ -256,3 +256,12 @@ export class AddrBookCorruptError extends P2PError {
     super(message, options)
   }
 }
+
+/** The address book's file could not be read (`op: 'load'`) or written (`op: 'save'`); see `cause`. */
+export class AddrBookIoError extends P2PError {
+  override readonly code = 'ERR_ADDRBOOK_IO'
+  override name = 'AddrBookIoError'
+  constructor (readonly path: string, readonly op: 'load' | 'save', message: string, options?: P2PErrorOptions) {
+    super(message, options)
+  }
+}
