@@ -39,6 +39,9 @@ export class TcpConnection extends AbstractDuplex {
     socket.on('error', (err) => { this.finalize(new TransportError(`socket error: ${err.message}`, { cause: err })) })
     socket.on('close', () => { this.finalize() })
     // Once both directions have ended, Node closes the socket (allowHalfOpen is false by default).
+    // dial() and the listener (pauseOnConnect) hand the socket over paused; the base class starts out reading
+    // and calls _readStop once bytes are held without a reader, so start the socket flowing here.
+    socket.resume()
   }
 
   protected _write (chunk: Uint8Array): boolean {
