@@ -12,3 +12,4 @@
 export * from './errors.js'
 export * from './transport/index.js'
 export * from './wire/index.js'
+export * from './pex/index.js'

@@ -1,0 +1,698 @@
+/**
+ * The address book: CometBFT's `AddrBook` (`p2p/pex/addrbook.go`) with the same buckets, rules and file.
+ *
+ * @module
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { Subject, asyncScheduler } from 'rxjs'
+import type { Observable, SchedulerAction, SchedulerLike, Subscription } from 'rxjs'
+import { AddrBookIoError } from '../errors.js'
+import type { NetAddress, NodeId } from '../transport/net-address.js'
+import { AddrBookFile } from './addr-book-file.js'
+import type { AddrBookData, AddrBookStore } from './addr-book-file.js'
+import { KnownAddress, durationFromMs, timeFromMs } from './known-address.js'
+import type { GoTime, KnownAddressInfo } from './known-address.js'
+import {
+  BUCKET_TYPE_NEW, BUCKET_TYPE_OLD, DUMP_ADDRESS_INTERVAL_MS, GET_SELECTION_PERCENT, MAX_GET_SELECTION,
+  MAX_NEW_BUCKETS_PER_ADDRESS, MIN_GET_SELECTION, NEED_ADDRESS_THRESHOLD, NEW_BUCKET_COUNT, NEW_BUCKET_SIZE,
+  NEW_BUCKETS_PER_GROUP, OLD_BUCKET_COUNT, OLD_BUCKET_SIZE, OLD_BUCKETS_PER_GROUP
+} from './params.js'
+import type { BucketType } from './params.js'
+
+/** Options of {@link AddrBook}. */
+export interface AddrBookInit {
+  /**
+   * Path of `addrbook.json`: loaded by {@link AddrBook.start}, saved every `saveIntervalMs` and by
+   * {@link AddrBook.stop}. Shorthand for `store: new AddrBookFile(filePath, { scheduler })`.
+   * @default undefined (no persistence, unless `store` is given)
+   */
+  filePath?: string
+  /** Where the book is persisted; overrides `filePath`. @default undefined */
+  store?: AddrBookStore
+  /**
+   * CometBFT's `addr_book_strict`: accept only routable addresses (no RFC 1918, link-local, loopback…).
+   * Set false for local and private networks.
+   * @default true
+   */
+  addrBookStrict?: boolean
+  /** The random source, in [0, 1), for placement chances, picks and selections; a seeded one gives identical runs. @default Math.random */
+  random?: () => number
+  /** The clock for every timestamp and for the periodic save. @default asyncScheduler */
+  scheduler?: SchedulerLike
+  /** How often a started book saves itself. @default 120000 (2 minutes) */
+  saveIntervalMs?: number
+  /**
+   * The bucket-placement key of a new book (a file's own key replaces it on load).
+   * @default 24 hex characters from `random` when given, else from the system's secure random source
+   */
+  key?: string
+}
+
+/** Why {@link AddrBook.addAddress} refused an address. */
+export type AddrBookRejection =
+  /** Not {@link NetAddress.isValid}: bad ID, no IP, or an unspecified, RFC 3849 or broadcast IP. */
+  | 'invalid'
+  /** The address's ID is banned ({@link AddrBook.markBad}) and not yet reinstated. */
+  | 'banned'
+  /** The address's ID is private ({@link AddrBook.addPrivateIds}). */
+  | 'private'
+  /** The source's ID is private. */
+  | 'private-src'
+  /** One of our own addresses (same address, or same ID). */
+  | 'self'
+  /** Strict book and the address is not routable. */
+  | 'unroutable'
+
+/**
+ * What {@link AddrBook.addAddress} did: `'added'` (new to the book), `'known'` (already in the book; it may
+ * have gained another new bucket), or why it was refused.
+ */
+export type AddAddressResult = 'added' | 'known' | AddrBookRejection
+
+/** A change in the book, on {@link AddrBook.events$}. */
+export type AddrBookEvent =
+  /** An address new to the book, told by `src`. */
+  | { type: 'added', addr: NetAddress, src: NetAddress }
+  /** An address left the book: a full bucket expired it, or {@link AddrBook.removeAddress}. */
+  | { type: 'removed', addr: NetAddress, reason: 'expired' | 'removed' }
+  /** An address was banned until `until` and left the buckets. */
+  | { type: 'banned', addr: NetAddress, until: GoTime }
+  /** A banned address whose ban expired is back in a new bucket. */
+  | { type: 'reinstated', addr: NetAddress }
+  /** An address moved from new to old ({@link AddrBook.markGood}). */
+  | { type: 'promoted', addr: NetAddress }
+  /** An old address moved back to new to make room in a full old bucket. */
+  | { type: 'demoted', addr: NetAddress }
+  /** The store's data was loaded; `skipped` entries (invalid address, no bucket, duplicate ID) were left out. */
+  | { type: 'loaded', size: number, skipped: number }
+  /** The book was saved with `size` addresses. */
+  | { type: 'saved', size: number }
+  /** A save failed (the previous file is intact). */
+  | { type: 'save-failed', error: Error }
+
+const NO_OP = (): void => {}
+
+/**
+ * CometBFT's address book: where a node keeps the addresses it has heard of, picks peers to dial from, and
+ * answers PEX requests from.
+ *
+ * - **New and old buckets.** An address heard of goes into a *new* bucket (256 buckets of 64); one that
+ *   proved good ({@link AddrBook.markGood}) moves to an *old* bucket (64 of 64). Bucket placement hashes the
+ *   book's own persisted key with the address's and the source's network groups
+ *   ({@link NetAddress.groupKey}), so one source cannot fill the book.
+ * - **Picking and sharing.** {@link AddrBook.pickAddress} chooses whom to dial, biased between new and old;
+ *   {@link AddrBook.getSelection} and {@link AddrBook.getSelectionWithBias} choose what to tell others.
+ * - **Misbehaviour.** {@link AddrBook.markBad} bans an address for a while; {@link AddrBook.reinstateBadPeers}
+ *   brings back those whose ban expired. Entries that fail too often are expired when their bucket is full.
+ * - **Persistence.** With a `filePath` (or `store`), {@link AddrBook.start} loads CometBFT's
+ *   `addrbook.json`, the book saves itself every 2 minutes and on {@link AddrBook.stop}, atomically.
+ * - **Determinism.** All randomness comes from `random` and all time from `scheduler.now()`.
+ *
+ * Methods are synchronous, and safe to call before {@link AddrBook.start} (a book without persistence needs
+ * no start at all).
+ *
+ * @example
+ * ```ts
+ * const book = new AddrBook({ filePath: '/data/addrbook.json' })
+ * await book.start()                       // loads the file; saves every 2 minutes from now on
+ * book.addOurAddress(ourListenAddr)
+ * book.addAddress(NetAddress.parse(`${id}@203.0.113.7:26656`), seedAddr)  // 'added'
+ * const next = book.pickAddress(30)        // 30% bias towards new addresses
+ * book.markAttempt(next!)
+ * book.markGood(next!.id)                  // it answered: move it to an old bucket
+ * await book.stop()                        // saves once more
+ * ```
+ */
+export class AddrBook {
+  readonly #strict: boolean
+  readonly #random: () => number
+  readonly #scheduler: SchedulerLike
+  readonly #store: AddrBookStore | undefined
+  readonly #saveIntervalMs: number
+  #key: string
+
+  readonly #lookup = new Map<NodeId, KnownAddress>()
+  readonly #badPeers = new Map<NodeId, KnownAddress>()
+  readonly #bucketsNew: Array<Map<string, KnownAddress>> = []
+  readonly #bucketsOld: Array<Map<string, KnownAddress>> = []
+  #nNew = 0
+  #nOld = 0
+  readonly #ourAddrs = new Set<string>()
+  readonly #ourIds = new Set<NodeId>()
+  readonly #privateIds = new Set<NodeId>()
+
+  readonly #events = new Subject<AddrBookEvent>()
+  #state: 'idle' | 'starting' | 'started' | 'stopped' = 'idle'
+  #timer: Subscription | undefined
+  #saving: Promise<void> = Promise.resolve()
+
+  constructor (init: AddrBookInit = {}) {
+    this.#strict = init.addrBookStrict ?? true
+    this.#random = init.random ?? Math.random
+    this.#scheduler = init.scheduler ?? asyncScheduler
+    this.#saveIntervalMs = init.saveIntervalMs ?? DUMP_ADDRESS_INTERVAL_MS
+    this.#store = init.store ?? (init.filePath !== undefined ? new AddrBookFile(init.filePath, { scheduler: this.#scheduler }) : undefined)
+    this.#key = init.key ?? (init.random !== undefined ? randomHexFrom(init.random, 12) : randomBytes(12).toString('hex'))
+    for (let i = 0; i < NEW_BUCKET_COUNT; i++) this.#bucketsNew.push(new Map())
+    for (let i = 0; i < OLD_BUCKET_COUNT; i++) this.#bucketsOld.push(new Map())
+  }
+
+  /**
+   * Every change in the book, synchronously as it happens. Hot; completes when the book stops.
+   *
+   * @example
+   * ```ts
+   * book.events$.pipe(filter((e) => e.type === 'added')).subscribe((e) => console.log('learned', e.addr.toString()))
+   * ```
+   */
+  get events$ (): Observable<AddrBookEvent> {
+    return this.#events.asObservable()
+  }
+
+  /** The bucket-placement key (persisted in the file). */
+  get key (): string {
+    return this.#key
+  }
+
+  /** Whether only routable addresses are accepted (`addr_book_strict`). */
+  get addrBookStrict (): boolean {
+    return this.#strict
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Life cycle and persistence
+
+  /**
+   * Loads the store (if any) and starts saving every `saveIntervalMs`. Calling it again does nothing.
+   *
+   * @throws {AddrBookCorruptError} the file was corrupt; it has been moved aside (see `movedTo`) and the book
+   *   is not started: call `start()` again to start with an empty book
+   * @throws {AddrBookIoError} the file exists but cannot be read
+   */
+  async start (): Promise<void> {
+    if (this.#state !== 'idle') return
+    this.#state = 'starting'
+    try {
+      const data = this.#store !== undefined ? await this.#store.load() : undefined
+      if (data !== undefined) this.#restore(data)
+    } catch (err) {
+      this.#state = 'idle'
+      throw err
+    }
+    this.#state = 'started'
+    if (this.#store !== undefined && this.#saveIntervalMs > 0) {
+      const book = this
+      this.#timer = this.#scheduler.schedule(function (this: SchedulerAction<unknown>) {
+        book.save().catch(NO_OP) // reported on events$ as 'save-failed'
+        this.schedule(undefined, book.#saveIntervalMs)
+      }, this.#saveIntervalMs)
+    }
+  }
+
+  /**
+   * Stops the periodic save, saves once more, and completes {@link AddrBook.events$}. Idempotent.
+   *
+   * @throws {AddrBookIoError} the last save failed
+   */
+  async stop (): Promise<void> {
+    if (this.#state === 'stopped') return
+    const wasStarted = this.#state === 'started'
+    this.#state = 'stopped'
+    this.#timer?.unsubscribe()
+    this.#timer = undefined
+    try {
+      if (wasStarted) await this.save()
+    } finally {
+      this.#events.complete()
+    }
+  }
+
+  /**
+   * Saves now (a snapshot of this moment). Saves never overlap: this one starts when the previous one is
+   * done. Resolves at once without a store.
+   *
+   * @throws {AddrBookIoError} the store failed (also reported on {@link AddrBook.events$} as `save-failed`)
+   */
+  save (): Promise<void> {
+    const store = this.#store
+    if (store === undefined) return Promise.resolve()
+    const data = this.toData()
+    const run = this.#saving.then(() => store.save(data)).then(
+      () => { this.#events.next({ type: 'saved', size: data.addrs.length }) },
+      (err: unknown) => {
+        const error = err instanceof Error ? err : new AddrBookIoError('', 'save', String(err))
+        this.#events.next({ type: 'save-failed', error })
+        throw error
+      })
+    this.#saving = run.catch(NO_OP)
+    return run
+  }
+
+  /** A snapshot of the book as it would be saved: the key and every address (new and old, not banned). */
+  toData (): AddrBookData {
+    const addrs: KnownAddressInfo[] = []
+    for (const ka of this.#lookup.values()) {
+      addrs.push({
+        addr: ka.addr,
+        src: ka.src,
+        buckets: [...ka.buckets],
+        attempts: ka.attempts,
+        bucketType: ka.bucketType,
+        lastAttempt: ka.lastAttempt,
+        lastSuccess: ka.lastSuccess,
+        lastBanTime: ka.lastBanTime
+      })
+    }
+    return { key: this.#key, addrs }
+  }
+
+  // Puts loaded entries straight into the buckets they list, as CometBFT's loader does (no rehashing).
+  // Entries the book could never hold are skipped: an invalid address, no bucket, or an ID already present.
+  #restore (data: AddrBookData): void {
+    this.#key = data.key
+    let skipped = 0
+    for (const info of data.addrs) {
+      const ka = new KnownAddress(info.addr.canonical(), info.src.canonical(), [], info.attempts, info.bucketType,
+        info.lastAttempt, info.lastSuccess, info.lastBanTime)
+      if (!ka.addr.isValid() || info.buckets.length === 0 || this.#lookup.has(ka.id) || this.#badPeers.has(ka.id)) {
+        skipped++
+        continue
+      }
+      const key = ka.addr.toString()
+      for (const idx of info.buckets) {
+        const bucket = this.#bucket(ka.bucketType, idx)
+        if (bucket.has(key)) continue
+        bucket.set(key, ka)
+        ka.buckets.push(idx)
+      }
+      this.#lookup.set(ka.id, ka)
+      if (ka.isNew()) this.#nNew++
+      else this.#nOld++
+    }
+    this.#events.next({ type: 'loaded', size: this.size, skipped })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Our own and private addresses
+
+  /** Records one of our own addresses: it, and any address with its ID, is never added. */
+  addOurAddress (addr: NetAddress): void {
+    this.#ourAddrs.add(addr.canonical().toString())
+    if (addr.id !== '') this.#ourIds.add(addr.id)
+  }
+
+  /** True for one of our own addresses (the same address, or the same ID). */
+  isOurAddress (addr: NetAddress): boolean {
+    return this.#ourAddrs.has(addr.canonical().toString()) || (addr.id !== '' && this.#ourIds.has(addr.id))
+  }
+
+  /** IDs never to add nor to accept addresses from (CometBFT's `private_peer_ids`). */
+  addPrivateIds (ids: Iterable<NodeId>): void {
+    for (const id of ids) this.#privateIds.add(id)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Adding and removing
+
+  /**
+   * Adds an address heard of from `src` to a new bucket, as CometBFT does:
+   *
+   * - refused (see {@link AddrBookRejection}) when invalid, banned, private (itself or its source), ours,
+   *   or unroutable in a strict book;
+   * - no change when it is already old, or already in 4 new buckets;
+   * - when it is already in `n` new buckets, added to one more with probability `1/(2n)`;
+   * - a full bucket first expires a bad entry, else its oldest (by last attempt).
+   *
+   * The host is kept in Go's text form (`::ffff:1.2.3.4` is stored as `1.2.3.4`).
+   *
+   * @param src the address of the peer that told us (its self-reported address)
+   */
+  addAddress (addr: NetAddress, src: NetAddress): AddAddressResult {
+    addr = addr.canonical()
+    src = src.canonical()
+    if (!addr.isValid()) return 'invalid'
+    if (this.#badPeers.has(addr.id)) return 'banned'
+    if (this.#privateIds.has(addr.id)) return 'private'
+    if (this.#privateIds.has(src.id)) return 'private-src'
+    if (this.isOurAddress(addr)) return 'self'
+    if (this.#strict && !addr.isRoutable()) return 'unroutable'
+
+    let ka = this.#lookup.get(addr.id)
+    let result: AddAddressResult = 'known'
+    if (ka !== undefined) {
+      // Already old (a node ID cannot move to another IP this way), or in enough new buckets.
+      if (ka.isOld()) return 'known'
+      if (ka.buckets.length >= MAX_NEW_BUCKETS_PER_ADDRESS) return 'known'
+      // The more buckets it is in, the less likely it gets another.
+      if (this.#intn(2 * ka.buckets.length) !== 0) return 'known'
+    } else {
+      ka = new KnownAddress(addr, src, [], 0, BUCKET_TYPE_NEW, this.#now())
+      result = 'added'
+    }
+    this.#addToNewBucket(ka, this.#calcNewBucket(addr, src))
+    if (result === 'added') this.#events.next({ type: 'added', addr, src })
+    return result
+  }
+
+  /** Removes the address with `addr`'s ID from the book (not from the ban list). */
+  removeAddress (addr: NetAddress): void {
+    const ka = this.#lookup.get(addr.id)
+    if (ka === undefined) return
+    this.#removeFromAllBuckets(ka)
+    this.#events.next({ type: 'removed', addr: ka.addr, reason: 'removed' })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Marking
+
+  /**
+   * The peer with this ID proved good: attempts reset, last success now, and moved to an old bucket. When
+   * that bucket is full, its oldest entry is moved back to a new bucket.
+   */
+  markGood (id: NodeId): void {
+    const ka = this.#lookup.get(id)
+    if (ka === undefined) return
+    ka.markGood(this.#now())
+    if (ka.isNew()) this.#moveToOld(ka)
+  }
+
+  /** A dial of this address (by ID) is being made: last attempt now, one more attempt. */
+  markAttempt (addr: NetAddress): void {
+    this.#lookup.get(addr.id)?.markAttempt(this.#now())
+  }
+
+  /**
+   * Bans the address (by ID) for `banDurationMs` (CometBFT bans for 24 h, {@link DEFAULT_BAN_TIME_MS}): it
+   * leaves the buckets and is refused by {@link AddrBook.addAddress} until {@link AddrBook.reinstateBadPeers}
+   * brings it back after the ban. Only an address in the book can be banned.
+   */
+  markBad (addr: NetAddress, banDurationMs: number): void {
+    const ka = this.#lookup.get(addr.id)
+    if (ka === undefined) return
+    if (!this.#badPeers.has(ka.id)) {
+      ka.ban(this.#now(), durationFromMs(banDurationMs))
+      this.#badPeers.set(ka.id, ka)
+    }
+    this.#removeFromAllBuckets(ka)
+    this.#events.next({ type: 'banned', addr: ka.addr, until: ka.lastBanTime })
+  }
+
+  /** Puts every banned address whose ban has expired back into a new bucket. */
+  reinstateBadPeers (): void {
+    const now = this.#now()
+    for (const ka of this.#badPeers.values()) {
+      if (ka.isBanned(now)) continue
+      this.#badPeers.delete(ka.id)
+      if (this.#lookup.has(ka.id)) continue
+      ka.bucketType = BUCKET_TYPE_NEW
+      ka.buckets = []
+      this.#addToNewBucket(ka, this.#calcNewBucket(ka.addr, ka.src))
+      this.#events.next({ type: 'reinstated', addr: ka.addr })
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Queries
+
+  /** Addresses in the book, new and old (banned ones are not counted). */
+  get size (): number {
+    return this.#nNew + this.#nOld
+  }
+
+  /** Addresses in new buckets. */
+  get sizeNew (): number {
+    return this.#nNew
+  }
+
+  /** Addresses in old buckets. */
+  get sizeOld (): number {
+    return this.#nOld
+  }
+
+  /** True when the book holds no address. */
+  isEmpty (): boolean {
+    return this.size === 0
+  }
+
+  /** True when the book has fewer than 1000 addresses: time to ask peers for more. */
+  needMoreAddrs (): boolean {
+    return this.size < NEED_ADDRESS_THRESHOLD
+  }
+
+  /** True when an address with `addr`'s ID is in the book. */
+  hasAddress (addr: NetAddress): boolean {
+    return this.#lookup.has(addr.id)
+  }
+
+  /** True when the address (by ID) is in an old bucket: it proved good and did nothing wrong since. */
+  isGood (addr: NetAddress): boolean {
+    return this.#lookup.get(addr.id)?.isOld() ?? false
+  }
+
+  /** True when the address (by ID) is on the ban list (until {@link AddrBook.reinstateBadPeers} takes it off). */
+  isBanned (addr: NetAddress): boolean {
+    return this.#badPeers.has(addr.id)
+  }
+
+  /** The entry for a node ID, read-only. */
+  get (id: NodeId): KnownAddressInfo | undefined {
+    return this.#lookup.get(id)
+  }
+
+  /** Every entry in the book, read-only. */
+  entries (): IterableIterator<KnownAddressInfo> {
+    return this.#lookup.values()
+  }
+
+  /** The entries of one bucket, read-only (for tests and diagnostics). */
+  bucket (bucketType: BucketType, index: number): KnownAddressInfo[] {
+    return [...this.#bucket(bucketType, index).values()]
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Picking and selecting
+
+  /**
+   * Picks an address to dial. The side is chosen with weights `sqrt(nOld)·(100−bias)` for old and
+   * `sqrt(nNew)·bias` for new; then a random non-empty bucket of that side, then a random entry in it.
+   * `undefined` when the book is empty or the chosen side is.
+   *
+   * @param biasTowardsNewAddrs 0..100 (clamped): how much to prefer new addresses
+   */
+  pickAddress (biasTowardsNewAddrs: number): NetAddress | undefined {
+    if (this.size === 0) return undefined
+    const bias = Math.min(100, Math.max(0, biasTowardsNewAddrs))
+    const oldCorrelation = Math.sqrt(this.#nOld) * (100 - bias)
+    const newCorrelation = Math.sqrt(this.#nNew) * bias
+    const pickOld = (newCorrelation + oldCorrelation) * this.#random() < oldCorrelation
+    if ((pickOld && this.#nOld === 0) || (!pickOld && this.#nNew === 0)) return undefined
+    const buckets = pickOld ? this.#bucketsOld : this.#bucketsNew
+    // Uniform over the non-empty buckets: what CometBFT's "draw buckets until one is not empty" amounts to.
+    const nonEmpty: number[] = []
+    for (let i = 0; i < buckets.length; i++) if (buckets[i]!.size > 0) nonEmpty.push(i)
+    const bucket = buckets[nonEmpty[this.#intn(nonEmpty.length)]!]!
+    let index = this.#intn(bucket.size)
+    for (const ka of bucket.values()) if (index-- === 0) return ka.addr
+    return undefined
+  }
+
+  /**
+   * A random selection to send to a peer that asked (PEX): `min(250, max(min(32, size), size·23/100))`
+   * distinct addresses, uniformly from the whole book.
+   */
+  getSelection (): NetAddress[] {
+    const size = this.size
+    if (size === 0) return []
+    const n = selectionSize(size)
+    const all: NetAddress[] = []
+    for (const ka of this.#lookup.values()) all.push(ka.addr)
+    for (let i = 0; i < n; i++) {
+      const j = i + this.#intn(all.length - i)
+      const t = all[i]!
+      all[i] = all[j]!
+      all[j] = t
+    }
+    return all.slice(0, n)
+  }
+
+  /**
+   * A selection of the same size as {@link AddrBook.getSelection}, with `max(round(bias% · n), n − nOld)`
+   * addresses from new buckets first and the rest from old ones (what a seed hands out).
+   *
+   * @param biasTowardsNewAddrs 0..100 (clamped)
+   */
+  getSelectionWithBias (biasTowardsNewAddrs: number): NetAddress[] {
+    const size = this.size
+    if (size === 0) return []
+    const bias = Math.min(100, Math.max(0, biasTowardsNewAddrs))
+    const n = selectionSize(size)
+    const numNew = Math.max(Math.round((bias / 100) * n), n - this.#nOld)
+    const selection = this.#randomPick(this.#bucketsNew, numNew)
+    selection.push(...this.#randomPick(this.#bucketsOld, n - selection.length))
+    return selection
+  }
+
+  // Up to `num` distinct addresses from one side. An address in several new buckets is that much more
+  // likely to be drawn, as in CometBFT (which shuffles every bucket entry).
+  #randomPick (buckets: Array<Map<string, KnownAddress>>, num: number): NetAddress[] {
+    const out: NetAddress[] = []
+    if (num <= 0) return out
+    const all: KnownAddress[] = []
+    for (const bucket of buckets) for (const ka of bucket.values()) all.push(ka)
+    const chosen = new Set<string>()
+    for (let i = 0; i < all.length && out.length < num; i++) {
+      const j = i + this.#intn(all.length - i)
+      const ka = all[j]!
+      all[j] = all[i]!
+      all[i] = ka
+      const key = ka.addr.toString()
+      if (chosen.has(key)) continue
+      chosen.add(key)
+      out.push(ka.addr)
+    }
+    return out
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Buckets
+
+  #bucket (bucketType: BucketType, index: number): Map<string, KnownAddress> {
+    const bucket = bucketType === BUCKET_TYPE_NEW ? this.#bucketsNew[index] : this.#bucketsOld[index]
+    if (bucket === undefined) throw new RangeError(`no ${bucketType === BUCKET_TYPE_NEW ? 'new' : 'old'} bucket ${index}`)
+    return bucket
+  }
+
+  #addToNewBucket (ka: KnownAddress, index: number): void {
+    if (ka.isOld()) return // an old address is never put in a new bucket
+    const key = ka.addr.toString()
+    const bucket = this.#bucketsNew[index]!
+    if (bucket.has(key)) return
+    while (bucket.size >= NEW_BUCKET_SIZE) this.#expireNew(index)
+    bucket.set(key, ka)
+    if (ka.addBucketRef(index) === 1) this.#nNew++
+    this.#lookup.set(ka.id, ka)
+  }
+
+  // Returns false when the bucket is full.
+  #addToOldBucket (ka: KnownAddress, index: number): boolean {
+    if (ka.isNew() || ka.buckets.length !== 0) return false
+    const key = ka.addr.toString()
+    const bucket = this.#bucketsOld[index]!
+    if (bucket.has(key)) return true
+    if (bucket.size >= OLD_BUCKET_SIZE) return false
+    bucket.set(key, ka)
+    if (ka.addBucketRef(index) === 1) this.#nOld++
+    this.#lookup.set(ka.id, ka)
+    return true
+  }
+
+  // Removes one bucket reference; an address left in no bucket leaves the book. Returns true when it left.
+  #removeFromBucket (ka: KnownAddress, bucketType: BucketType, index: number): boolean {
+    if (ka.bucketType !== bucketType) return false
+    this.#bucket(bucketType, index).delete(ka.addr.toString())
+    if (ka.removeBucketRef(index) !== 0) return false
+    if (bucketType === BUCKET_TYPE_NEW) this.#nNew--
+    else this.#nOld--
+    this.#lookup.delete(ka.id)
+    return true
+  }
+
+  #removeFromAllBuckets (ka: KnownAddress): void {
+    const key = ka.addr.toString()
+    for (const index of ka.buckets) this.#bucket(ka.bucketType, index).delete(key)
+    ka.buckets = []
+    if (ka.isNew()) this.#nNew--
+    else this.#nOld--
+    this.#lookup.delete(ka.id)
+  }
+
+  // Makes room in a full new bucket: the first bad entry goes, else the oldest.
+  #expireNew (index: number): void {
+    const bucket = this.#bucketsNew[index]!
+    const now = this.#now()
+    let victim: KnownAddress | undefined
+    for (const ka of bucket.values()) {
+      if (ka.isBad(now)) {
+        victim = ka
+        break
+      }
+    }
+    victim ??= this.#pickOldest(bucket)
+    if (victim === undefined) return
+    if (this.#removeFromBucket(victim, BUCKET_TYPE_NEW, index)) {
+      this.#events.next({ type: 'removed', addr: victim.addr, reason: 'expired' })
+    }
+  }
+
+  #pickOldest (bucket: Map<string, KnownAddress>): KnownAddress | undefined {
+    let oldest: KnownAddress | undefined
+    for (const ka of bucket.values()) if (oldest === undefined || ka.lastAttempt < oldest.lastAttempt) oldest = ka
+    return oldest
+  }
+
+  // Moves a new address to its old bucket; when that is full, its oldest entry goes back to a new bucket.
+  #moveToOld (ka: KnownAddress): void {
+    if (ka.isOld() || ka.buckets.length === 0) return
+    this.#removeFromAllBuckets(ka)
+    ka.bucketType = BUCKET_TYPE_OLD
+    const index = this.#calcOldBucket(ka.addr)
+    if (!this.#addToOldBucket(ka, index)) {
+      const oldest = this.#pickOldest(this.#bucketsOld[index]!)!
+      this.#removeFromBucket(oldest, BUCKET_TYPE_OLD, index)
+      oldest.bucketType = BUCKET_TYPE_NEW
+      this.#addToNewBucket(oldest, this.#calcNewBucket(oldest.addr, oldest.src))
+      this.#events.next({ type: 'demoted', addr: oldest.addr })
+      this.#addToOldBucket(ka, index)
+    }
+    this.#events.next({ type: 'promoted', addr: ka.addr })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Placement: SHA-256 keyed with the book's key (CometBFT uses a per-process HighwayHash; only the
+  // shape matters: a source group reaches 32 new buckets, an address group 4 old buckets).
+
+  // hash(key || group(src) || be64(hash(key || group(addr) || group(src)) % 32)) % 256
+  #calcNewBucket (addr: NetAddress, src: NetAddress): number {
+    const srcGroup = src.groupKey(this.#strict)
+    const h1 = hashMod([this.#key, addr.groupKey(this.#strict), srcGroup], undefined, NEW_BUCKETS_PER_GROUP)
+    return hashMod([this.#key, srcGroup], h1, NEW_BUCKET_COUNT)
+  }
+
+  // hash(key || group(addr) || be64(hash(key || addr) % 4)) % 64
+  #calcOldBucket (addr: NetAddress): number {
+    const h1 = hashMod([this.#key, addr.toString()], undefined, OLD_BUCKETS_PER_GROUP)
+    return hashMod([this.#key, addr.groupKey(this.#strict)], h1, OLD_BUCKET_COUNT)
+  }
+
+  #now (): GoTime {
+    return timeFromMs(this.#scheduler.now())
+  }
+
+  #intn (n: number): number {
+    return Math.floor(this.#random() * n)
+  }
+}
+
+/** How many addresses {@link AddrBook.getSelection} returns for a book of `size`. */
+export function selectionSize (size: number): number {
+  return Math.min(MAX_GET_SELECTION, Math.max(Math.min(MIN_GET_SELECTION, size), Math.floor(size * GET_SELECTION_PERCENT / 100)))
+}
+
+// SHA-256 of the strings (and an optional big-endian 64-bit number), read as a big-endian uint64 and
+// reduced modulo `mod`. `mod` is a power of two below 2^32, so the low 32 bits decide.
+function hashMod (parts: string[], be64: number | undefined, mod: number): number {
+  const h = createHash('sha256')
+  for (const p of parts) h.update(p)
+  if (be64 !== undefined) {
+    const b = Buffer.alloc(8)
+    b.writeUInt32BE(be64, 4)
+    h.update(b)
+  }
+  return h.digest().readUInt32BE(4) % mod
+}
+
+function randomHexFrom (random: () => number, bytes: number): string {
+  let out = ''
+  for (let i = 0; i < bytes; i++) out += Math.floor(random() * 256).toString(16).padStart(2, '0')
+  return out
+}
