@@ -12,4 +12,5 @@
 export * from './errors.js'
 export * from './transport/index.js'
 export * from './wire/index.js'
+export * from './conn/index.js'
 export * from './pex/index.js'

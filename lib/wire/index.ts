@@ -1,4 +1,5 @@
 export * from './delimited.js'
+export * from './packet.js'
 export * from './mempool.js'
 export * from './consensus.js'
 export * from './pex.js'

@@ -1,0 +1,44 @@
+/**
+ * Every default of the MConnection and its channels in one place, with CometBFT's values (`p2p/conn/connection.go`,
+ * `config/config.go`, `libs/flowrate`). `docs/CONFIGURATION.md` lists them beside CometBFT's.
+ *
+ * @module
+ */
+
+/** Flush throttle in ms: how long a partly filled write buffer may wait. CometBFT v1.0 (and `config.toml` of v1.0) uses 10 ms; v0.38 uses 100 ms. */
+export const DEFAULT_FLUSH_THROTTLE_MS = 10
+/** Interval between pings in ms (CometBFT `defaultPingInterval`). */
+export const DEFAULT_PING_INTERVAL_MS = 60_000
+/** Time to wait for a pong after a ping, in ms (CometBFT `defaultPongTimeout`). */
+export const DEFAULT_PONG_TIMEOUT_MS = 45_000
+/** Send rate limit in bytes/s (CometBFT `config.toml` `send_rate`; the bare MConnection default is 512000). */
+export const DEFAULT_SEND_RATE = 5_120_000
+/** Receive rate limit in bytes/s (CometBFT `config.toml` `recv_rate`; the bare MConnection default is 512000). */
+export const DEFAULT_RECV_RATE = 5_120_000
+/** Largest payload of one PacketMsg in bytes (CometBFT `max_packet_msg_payload_size`). */
+export const DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE = 1024
+/** How long `send` waits for room in a channel's queue, in ms (CometBFT `defaultSendTimeout`). */
+export const DEFAULT_SEND_TIMEOUT_MS = 10_000
+
+/** Messages a channel queues for sending (CometBFT `defaultSendQueueCapacity`). */
+export const DEFAULT_SEND_QUEUE_CAPACITY = 1
+/** Initial capacity of a channel's reassembly buffer in bytes (CometBFT `defaultRecvBufferCapacity`). */
+export const DEFAULT_RECV_BUFFER_CAPACITY = 4096
+/** Largest reassembled message in bytes, 21 MiB (CometBFT `defaultRecvMessageCapacity`). */
+export const DEFAULT_RECV_MESSAGE_CAPACITY = 22_020_096
+
+/** Period of the `recentlySent` decay in ms (CometBFT `updateStats`). */
+export const STATS_UPDATE_INTERVAL_MS = 2000
+/** Factor applied to each channel's `recentlySent` every {@link STATS_UPDATE_INTERVAL_MS} (CometBFT `updateStats`). */
+export const RECENTLY_SENT_DECAY = 0.8
+/** Bytes the write buffer collects before it is written without waiting for the flush throttle (CometBFT's bufio writer size). */
+export const WRITE_BUFFER_HIGH_WATER_MARK = 65_536
+
+/** Sample period of the flow-rate monitor in ms (CometBFT `flowrate`: 5 × the 20 ms clock). */
+export const FLOW_SAMPLE_RATE_MS = 100
+/** Window of the flow-rate moving average in ms (CometBFT `flowrate`). */
+export const FLOW_WINDOW_MS = 1000
+/** Resolution of the flow-rate clock in ms (CometBFT `flowrate` `clockRate`). */
+export const FLOW_CLOCK_RATE_MS = 20
+/** Shortest wait for the next sample when a rate limit holds the stream, in ms (CometBFT `flowrate`). */
+export const FLOW_MIN_WAIT_MS = 5

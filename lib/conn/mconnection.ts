@@ -1,0 +1,813 @@
+/**
+ * `MConnection`: CometBFT's multiplexed connection. Many prioritized channels share one byte stream of
+ * length-prefixed `Packet`s, with bounded send queues, ping/pong keepalive and send/receive rate limits.
+ *
+ * ## Outbound
+ * Messages wait in each channel's bounded queue. One loop per connection, woken when a queue gains a message,
+ * the transport drains or the rate limiter allows more, picks the channel with the least
+ * `recentlySent / priority` (`recentlySent` decays by 0.8 every 2 s) and encodes one packet of at most
+ * `maxPacketMsgPayloadSize` bytes straight into one write buffer; then picks again. The buffer is written when it
+ * passes 64 KiB or when the flush throttle fires (one flush armed per burst; `flushThrottleMs: 0` flushes at the
+ * end of the current turn). When `write` returns false the loop stops until `drain$`. Pings and pongs are
+ * written at once. Nothing is emitted, scheduled or allocated per packet.
+ *
+ * ## Inbound
+ * Chunks are decoded in place; a message that arrives in one packet is handed on as a view of the received
+ * chunk, a longer one is reassembled per channel. {@link MConnection.inbound$} emits once per whole message.
+ * The receive rate limit and {@link MConnection.holdReading} pause the transport's reader, so a fast sender
+ * feels TCP backpressure.
+ *
+ * @module
+ */
+import { asyncScheduler, Observable, ReplaySubject, Subject, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs'
+import { AbortError, ConnectionClosedError, PongTimeoutError, UnknownChannelError } from '../errors.js'
+import type { DuplexConnection } from '../transport/duplex.js'
+import { encodePingFrameInto, encodePongFrameInto, maxPacketMsgSize, PacketStreamDecoder, PING_PONG_FRAME_SIZE, varintLength, type PacketSink } from '../wire/packet.js'
+import { Channel, type ChannelDescriptor, type ChannelStatus } from './channel.js'
+import {
+  DEFAULT_FLUSH_THROTTLE_MS, DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE, DEFAULT_PING_INTERVAL_MS, DEFAULT_PONG_TIMEOUT_MS,
+  DEFAULT_RECV_RATE, DEFAULT_SEND_RATE, DEFAULT_SEND_TIMEOUT_MS, RECENTLY_SENT_DECAY, STATS_UPDATE_INTERVAL_MS,
+  WRITE_BUFFER_HIGH_WATER_MARK
+} from './defaults.js'
+import { FlowMonitor, type FlowStatus } from './flow-rate.js'
+
+/** Options of {@link MConnection}. */
+export interface MConnectionInit {
+  /** Clock of every timer (flush, ping, pong, send timeout, rate limits). @default asyncScheduler */
+  scheduler?: SchedulerLike
+  /** How long a partly filled write buffer may wait before it is written; 0 = at the end of the current turn. @default 10 */
+  flushThrottleMs?: number
+  /** Interval between pings. @default 60000 */
+  pingIntervalMs?: number
+  /** How long to wait for a pong after a ping; must be below `pingIntervalMs`. @default 45000 */
+  pongTimeoutMs?: number
+  /** Send rate limit in bytes/s; 0 = unlimited. @default 5120000 */
+  sendRate?: number
+  /** Receive rate limit in bytes/s; 0 = unlimited. @default 5120000 */
+  recvRate?: number
+  /** Largest payload of one PacketMsg, sent and accepted. @default 1024 */
+  maxPacketMsgPayloadSize?: number
+  /** How long {@link MConnection.send} waits for room in a queue. @default 10000 */
+  sendTimeoutMs?: number
+}
+
+/** One whole message received on a channel. */
+export interface InboundMessage {
+  /** The channel byte. */
+  chId: number
+  /** The message bytes (possibly a view into a received chunk: copy it to keep it long). */
+  message: Uint8Array
+}
+
+/** Options of {@link MConnection.send}. */
+export interface MConnectionSendOptions {
+  /** Stops waiting for room: the promise rejects with {@link AbortError}. */
+  signal?: AbortSignal
+  /** How long to wait for room; 0 = do not wait. @default the connection's `sendTimeoutMs` */
+  timeoutMs?: number
+}
+
+/** A snapshot of a connection (CometBFT `ConnectionStatus`). */
+export interface ConnectionStatus {
+  /** Milliseconds since the connection was created. */
+  duration: number
+  /** Outbound flow statistics (encoded bytes). */
+  sendMonitor: FlowStatus
+  /** Inbound flow statistics (encoded bytes). */
+  recvMonitor: FlowStatus
+  /** One entry per channel, in descriptor order. */
+  channels: ChannelStatus[]
+}
+
+const NEW: number = 0
+const RUNNING: number = 1
+const FLUSHING: number = 2
+const CLOSED: number = 3
+
+/** Writes smaller than this are copied out so the write buffer can be reused; larger ones hand the buffer over. */
+const COPY_WRITE_BELOW = 16_384
+/** After {@link MConnection.flushStop} has ended the write side: how long to wait for the remote to close. */
+const FLUSH_STOP_LINGER_MS = 10_000
+
+const RESOLVED_TRUE = Promise.resolve(true)
+const RESOLVED_FALSE = Promise.resolve(false)
+
+interface Waiter {
+  msg: Uint8Array
+  resolve: (ok: boolean) => void
+  reject: (err: Error) => void
+  timer: Subscription | undefined
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+}
+
+/**
+ * Many prioritized channels over one {@link DuplexConnection}, wire-compatible with CometBFT's MConnection.
+ *
+ * @example
+ * ```ts
+ * const mconn = new MConnection(conn, [{ id: 0x30, priority: 5, sendQueueCapacity: 100 }])
+ * mconn.inbound$.subscribe(({ chId, message }) => console.log(chId, message.byteLength))
+ * mconn.closed$.subscribe((reason) => console.log('closed', reason))
+ * mconn.start()
+ * await mconn.send(0x30, new TextEncoder().encode('hello'))
+ * ```
+ */
+export class MConnection {
+  /**
+   * Hot: one emission per whole message received, in arrival order (per channel, in the order sent).
+   * Completes when the connection closes. Subscribe before {@link start} to see every message.
+   */
+  readonly inbound$: Observable<InboundMessage>
+  /**
+   * Hot, replays its one emission: `undefined` when stopped locally without error (or after
+   * {@link flushStop}), a {@link ConnectionClosedError} when the remote closed, else the typed error that
+   * ended the connection; then completes.
+   */
+  readonly closed$: Observable<Error | undefined>
+
+  readonly #conn: DuplexConnection
+  readonly #scheduler: SchedulerLike
+  readonly #channels: Channel[]
+  readonly #byId: Array<Channel | undefined> = new Array(256).fill(undefined)
+  readonly #waiters: Waiter[][]
+  readonly #inbound = new Subject<InboundMessage>()
+  readonly #closed = new ReplaySubject<Error | undefined>(1)
+  readonly #subs = new Subscription()
+  #state = NEW
+  readonly #created: number
+
+  // options
+  readonly #flushThrottleMs: number
+  readonly #pingIntervalMs: number
+  readonly #pongTimeoutMs: number
+  readonly #sendRate: number
+  readonly #recvRate: number
+  readonly #sendTimeoutMs: number
+  readonly #maxPacketSize: number
+
+  // write side
+  readonly #wcap: number
+  #wbuf: Uint8Array
+  #wpos = 0
+  #blocked = false
+  #pumping = false
+  #flushArmed = false
+  #flushDue = false
+  #flushTask: Subscription | undefined
+  #sendWakeTask: Subscription | undefined
+  readonly #sendMonitor: FlowMonitor
+  #startedAt = 0
+  #decayEpoch = 0
+
+  // keepalive
+  #pingTask: Subscription | undefined
+  #pongTask: Subscription | undefined
+  #pongPending = false
+
+  // read side
+  readonly #decoder: PacketStreamDecoder
+  readonly #recvMonitor: FlowMonitor
+  #held: Uint8Array | undefined
+  #heldPos = 0
+  #ratePaused = false
+  #recvWakeTask: Subscription | undefined
+  #holds = 0
+  #consuming = false
+  #eofPending = false
+
+  // flushStop
+  #flushStopPromise: Promise<void> | undefined
+  #flushStopResolve: (() => void) | undefined
+  #lingering = false
+  #lingerTask: Subscription | undefined
+
+  /**
+   * @param conn the byte stream (TCP, in-memory, a SecretConnection); the MConnection becomes its only reader
+   * @param channels one descriptor per channel; ids must be distinct
+   * @throws {RangeError} a descriptor or an option is invalid, or two channels share an id
+   */
+  constructor (conn: DuplexConnection, channels: readonly ChannelDescriptor[], init: MConnectionInit = {}) {
+    this.#conn = conn
+    this.#scheduler = init.scheduler ?? asyncScheduler
+    this.#flushThrottleMs = init.flushThrottleMs ?? DEFAULT_FLUSH_THROTTLE_MS
+    this.#pingIntervalMs = init.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS
+    this.#pongTimeoutMs = init.pongTimeoutMs ?? DEFAULT_PONG_TIMEOUT_MS
+    this.#sendRate = init.sendRate ?? DEFAULT_SEND_RATE
+    this.#recvRate = init.recvRate ?? DEFAULT_RECV_RATE
+    this.#sendTimeoutMs = init.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS
+    const maxPayload = init.maxPacketMsgPayloadSize ?? DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE
+    if (!Number.isInteger(maxPayload) || maxPayload < 1) throw new RangeError(`maxPacketMsgPayloadSize must be a positive integer, got ${maxPayload}`)
+    if (!(this.#pingIntervalMs > 0)) throw new RangeError(`pingIntervalMs must be > 0, got ${this.#pingIntervalMs}`)
+    if (!(this.#pongTimeoutMs > 0) || this.#pongTimeoutMs >= this.#pingIntervalMs) {
+      throw new RangeError(`pongTimeoutMs must be > 0 and below pingIntervalMs (${this.#pingIntervalMs}), got ${this.#pongTimeoutMs}`)
+    }
+    for (const [name, v] of [['flushThrottleMs', this.#flushThrottleMs], ['sendRate', this.#sendRate], ['recvRate', this.#recvRate], ['sendTimeoutMs', this.#sendTimeoutMs]] as const) {
+      if (!(v >= 0)) throw new RangeError(`${name} must be >= 0, got ${v}`)
+    }
+    if (channels.length === 0) throw new RangeError('an MConnection needs at least one channel')
+    this.#channels = channels.map((desc) => new Channel(desc, maxPayload))
+    for (const ch of this.#channels) {
+      if (this.#byId[ch.id] !== undefined) throw new RangeError(`duplicate channel id 0x${ch.id.toString(16)}`)
+      this.#byId[ch.id] = ch
+    }
+    this.#waiters = this.#channels.map(() => [])
+    this.#maxPacketSize = maxPacketMsgSize(maxPayload)
+    this.#wcap = WRITE_BUFFER_HIGH_WATER_MARK + varintLength(this.#maxPacketSize) + this.#maxPacketSize + PING_PONG_FRAME_SIZE
+    this.#wbuf = allocWriteBuffer(this.#wcap)
+    this.#decoder = new PacketStreamDecoder(this.#maxPacketSize)
+    this.#sendMonitor = new FlowMonitor({ scheduler: this.#scheduler })
+    this.#recvMonitor = new FlowMonitor({ scheduler: this.#scheduler })
+    this.#created = this.#scheduler.now()
+    this.inbound$ = this.#inbound.asObservable()
+    this.closed$ = this.#closed.asObservable()
+  }
+
+  /** True once the connection has stopped (or {@link flushStop} has finished). */
+  get isClosed (): boolean {
+    return this.#state === CLOSED
+  }
+
+  /**
+   * Starts reading and writing: subscribes to the transport, arms the ping timer and sends what was queued
+   * before. Idempotent.
+   */
+  start (): void {
+    if (this.#state !== NEW) return
+    this.#state = RUNNING
+    const now = this.#scheduler.now()
+    this.#startedAt = now
+    this.#decayEpoch = 0
+    const conn = this.#conn
+    this.#subs.add(conn.drain$.subscribe(() => { this.#onDrain() }))
+    this.#subs.add(conn.closed$.subscribe((reason) => { this.#onConnClosed(reason) }))
+    if (this.#state === CLOSED) return
+    this.#subs.add(conn.source$.subscribe({
+      next: (chunk) => { this.#onChunk(chunk) },
+      error: (err: unknown) => { this.#onSourceEnd(err instanceof Error ? err : new ConnectionClosedError(String(err))) },
+      complete: () => { this.#onSourceEnd(undefined) }
+    }))
+    if (this.#state === CLOSED) return
+    const self = this
+    const interval = this.#pingIntervalMs
+    this.#pingTask = this.#scheduler.schedule(function (this: SchedulerAction<unknown>) {
+      self.#sendPing()
+      if (self.#state === RUNNING) this.schedule(undefined, interval)
+    }, interval)
+    this.#pump()
+  }
+
+  /**
+   * Queues `msg` on channel `chId`, waiting up to `timeoutMs` for room (CometBFT `Send`). Resolves `true` once
+   * queued; `false` when the connection is closed or closing, the channel is unknown, or no room came in time.
+   * The caller must not modify `msg` afterwards.
+   *
+   * @throws {AbortError} (as a rejection) when `options.signal` aborts before the message is queued
+   * @example
+   * ```ts
+   * if (!await mconn.send(0x30, tx)) console.log('peer too slow or gone')
+   * ```
+   */
+  send (chId: number, msg: Uint8Array, options: MConnectionSendOptions = {}): Promise<boolean> {
+    const ch = this.#channel(chId)
+    if (ch === undefined || (this.#state !== NEW && this.#state !== RUNNING)) return RESOLVED_FALSE
+    const { signal } = options
+    if (signal?.aborted === true) return Promise.reject(abortReason(signal))
+    const waiters = this.#waiters[this.#channels.indexOf(ch)]!
+    if (waiters.length === 0 && ch.enqueue(msg)) {
+      this.#pump()
+      return RESOLVED_TRUE
+    }
+    const timeoutMs = options.timeoutMs ?? this.#sendTimeoutMs
+    if (!(timeoutMs > 0)) return RESOLVED_FALSE
+    return new Promise<boolean>((resolve, reject) => {
+      const waiter: Waiter = { msg, resolve, reject, timer: undefined, signal, onAbort: undefined }
+      const remove = (): boolean => {
+        const i = waiters.indexOf(waiter)
+        if (i < 0) return false
+        waiters.splice(i, 1)
+        releaseWaiter(waiter)
+        return true
+      }
+      if (Number.isFinite(timeoutMs)) {
+        waiter.timer = this.#scheduler.schedule(() => { if (remove()) resolve(false) }, timeoutMs)
+      }
+      if (signal !== undefined) {
+        waiter.onAbort = () => { if (remove()) reject(abortReason(signal)) }
+        signal.addEventListener('abort', waiter.onAbort, { once: true })
+      }
+      waiters.push(waiter)
+    })
+  }
+
+  /**
+   * Queues `msg` on channel `chId` if there is room now (CometBFT `TrySend`). Returns `false` at once when the
+   * queue is full (or others are waiting for it), the connection is closed or closing, or the channel is unknown.
+   * The caller must not modify `msg` afterwards.
+   *
+   * @example
+   * ```ts
+   * if (!mconn.trySend(0x30, tx)) dropped++
+   * ```
+   */
+  trySend (chId: number, msg: Uint8Array): boolean {
+    const ch = this.#channel(chId)
+    if (ch === undefined || (this.#state !== NEW && this.#state !== RUNNING)) return false
+    if (this.#waiters[this.#channels.indexOf(ch)]!.length > 0) return false
+    if (!ch.enqueue(msg)) return false
+    this.#pump()
+    return true
+  }
+
+  /** True when {@link trySend} on `chId` would succeed now. */
+  canSend (chId: number): boolean {
+    const ch = this.#channel(chId)
+    if (ch === undefined || (this.#state !== NEW && this.#state !== RUNNING)) return false
+    return ch.hasRoom && this.#waiters[this.#channels.indexOf(ch)]!.length === 0
+  }
+
+  /**
+   * Pauses reading until the returned function is called (idempotent). Holds add up; reading resumes when all
+   * are released. While held no message is emitted and the transport stops reading, so the remote feels
+   * backpressure. Keepalive still needs reading: hold briefly.
+   */
+  holdReading (): () => void {
+    this.#holds++
+    this.#syncPause()
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.#holds--
+      this.#tryResumeReading()
+    }
+  }
+
+  /** A snapshot of the connection's statistics (CometBFT `Status`). */
+  status (): ConnectionStatus {
+    if (this.#state === RUNNING || this.#state === FLUSHING) this.#applyDecay()
+    return {
+      duration: this.#scheduler.now() - this.#created,
+      sendMonitor: this.#sendMonitor.status(),
+      recvMonitor: this.#recvMonitor.status(),
+      channels: this.#channels.map((ch) => ch.status())
+    }
+  }
+
+  /**
+   * Sends everything already queued (send waiters not yet queued get `false`), then ends the connection
+   * (CometBFT `FlushStop`). Resolves once every queued byte is handed to the transport and its write side is
+   * ended; {@link closed$} then emits `undefined`. The transport is released when the remote closes its side
+   * (or after 10 s).
+   */
+  flushStop (): Promise<void> {
+    if (this.#state === CLOSED) return Promise.resolve()
+    if (this.#flushStopPromise !== undefined) return this.#flushStopPromise
+    if (this.#state === NEW) this.start()
+    if (this.#state === CLOSED) return Promise.resolve()
+    this.#state = FLUSHING
+    this.#pingTask?.unsubscribe()
+    this.#pingTask = undefined
+    this.#pongTask?.unsubscribe()
+    this.#pongTask = undefined
+    this.#rejectWaiters()
+    this.#flushStopPromise = new Promise<void>((resolve) => { this.#flushStopResolve = resolve })
+    this.#pump()
+    return this.#flushStopPromise
+  }
+
+  /**
+   * Closes now: drops what is queued, ends and destroys the transport. `reason` becomes {@link closed$}'s
+   * value (`undefined` for a plain local stop). Idempotent.
+   */
+  stop (reason?: Error): void {
+    if (this.#state === CLOSED) {
+      if (this.#lingering) this.#endLinger()
+      return
+    }
+    this.#close(reason)
+    try {
+      this.#conn.end()
+      this.#conn.destroy(reason)
+    } catch {
+      // the transport is gone either way
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // closing
+
+  #close (reason: Error | undefined): void {
+    this.#state = CLOSED
+    this.#cancelTimers()
+    this.#subs.unsubscribe()
+    this.#held = undefined
+    for (const ch of this.#channels) ch.clearSend()
+    this.#rejectWaiters()
+    this.#sendMonitor.done()
+    this.#recvMonitor.done()
+    this.#inbound.complete()
+    this.#closed.next(reason)
+    this.#closed.complete()
+    const resolve = this.#flushStopResolve
+    this.#flushStopResolve = undefined
+    resolve?.()
+  }
+
+  #cancelTimers (): void {
+    this.#flushTask?.unsubscribe()
+    this.#flushTask = undefined
+    this.#sendWakeTask?.unsubscribe()
+    this.#sendWakeTask = undefined
+    this.#recvWakeTask?.unsubscribe()
+    this.#recvWakeTask = undefined
+    this.#pingTask?.unsubscribe()
+    this.#pingTask = undefined
+    this.#pongTask?.unsubscribe()
+    this.#pongTask = undefined
+  }
+
+  #rejectWaiters (): void {
+    for (const waiters of this.#waiters) {
+      const all = waiters.splice(0)
+      for (const w of all) {
+        releaseWaiter(w)
+        w.resolve(false)
+      }
+    }
+  }
+
+  #onConnClosed (reason: Error | undefined): void {
+    if (this.#lingering) {
+      this.#endLinger()
+      return
+    }
+    if (this.#state === CLOSED) return
+    this.stop(reason ?? new ConnectionClosedError('the connection was closed'))
+  }
+
+  #onSourceEnd (err: Error | undefined): void {
+    if (this.#lingering) {
+      this.#endLinger()
+      return
+    }
+    if (this.#state === CLOSED) return
+    if (err !== undefined) {
+      this.stop(err)
+      return
+    }
+    if (this.#held !== undefined) {
+      this.#eofPending = true // finish the held bytes first
+      return
+    }
+    this.stop(new ConnectionClosedError('the remote closed the connection'))
+  }
+
+  /** flushStop has handed everything over: end the write side and wait for the remote to close. */
+  #finishFlushStop (): void {
+    this.#close(undefined)
+    this.#lingering = true
+    const conn = this.#conn
+    const linger = new Subscription()
+    linger.add(conn.closed$.subscribe(() => { this.#endLinger() }))
+    if (this.#lingering) {
+      try {
+        linger.add(conn.source$.subscribe({ error: () => { this.#endLinger() }, complete: () => { this.#endLinger() } }))
+      } catch {
+        // source$ reports its errors through `error`
+      }
+    }
+    if (this.#lingering) {
+      try { conn.end() } catch {}
+      if (conn.isPaused) conn.resume()
+      linger.add(this.#scheduler.schedule(() => { this.#endLinger() }, FLUSH_STOP_LINGER_MS))
+      this.#lingerTask = linger
+    } else {
+      linger.unsubscribe()
+    }
+  }
+
+  #endLinger (): void {
+    if (!this.#lingering) return
+    this.#lingering = false
+    const task = this.#lingerTask
+    this.#lingerTask = undefined
+    task?.unsubscribe()
+    try { this.#conn.destroy() } catch {}
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // write side
+
+  #channel (chId: number): Channel | undefined {
+    return Number.isInteger(chId) && chId >= 0 && chId <= 255 ? this.#byId[chId] : undefined
+  }
+
+  #applyDecay (now = this.#scheduler.now()): void {
+    const epoch = Math.floor((now - this.#startedAt) / STATS_UPDATE_INTERVAL_MS)
+    if (epoch <= this.#decayEpoch) return
+    const n = epoch - this.#decayEpoch
+    this.#decayEpoch = epoch
+    for (const ch of this.#channels) ch.decay(n, RECENTLY_SENT_DECAY)
+  }
+
+  /** Moves waiting `send` calls into the queue while it has room. */
+  #admitWaiters (ch: Channel): void {
+    const waiters = this.#waiters[this.#channels.indexOf(ch)]!
+    while (waiters.length > 0 && ch.hasRoom) {
+      const w = waiters.shift()!
+      ch.enqueue(w.msg)
+      releaseWaiter(w)
+      w.resolve(true)
+    }
+  }
+
+  /** The loop: picks channels by priority and encodes packets into the write buffer. */
+  #pump (): void {
+    if (this.#pumping || this.#blocked || this.#sendWakeTask !== undefined) return
+    if (this.#state !== RUNNING && this.#state !== FLUSHING) return
+    this.#pumping = true
+    let written = 0
+    let rateHit = false
+    const now = this.#scheduler.now()
+    try {
+      let budget = Infinity
+      if (this.#sendRate > 0) {
+        budget = this.#sendMonitor.limit(Number.MAX_SAFE_INTEGER, this.#sendRate, now)
+        if (budget === 0) rateHit = true
+      }
+      if (!rateHit) {
+        this.#applyDecay(now)
+        const channels = this.#channels
+        const count = channels.length
+        let wbuf = this.#wbuf
+        let wpos = this.#wpos
+        for (;;) {
+          let best: Channel | undefined
+          let bestRatio = Infinity
+          for (let i = 0; i < count; i++) {
+            const ch = channels[i]!
+            if (!ch.isSendPending) continue
+            const ratio = Math.fround(Math.fround(ch.recentlySent) / Math.fround(ch.desc.priority))
+            if (ratio < bestRatio) {
+              bestRatio = ratio
+              best = ch
+            }
+          }
+          if (best === undefined) break
+          const next = best.writePacketTo(wbuf, wpos)
+          written += next - wpos
+          wpos = next
+          if (best.tookFromQueue) {
+            best.tookFromQueue = false
+            this.#admitWaiters(best)
+          }
+          if (wpos >= WRITE_BUFFER_HIGH_WATER_MARK) {
+            this.#wpos = wpos
+            this.#writeOut()
+            wbuf = this.#wbuf
+            wpos = this.#wpos
+            if (this.#blocked || this.#state === CLOSED) break
+          }
+          if (written >= budget) {
+            rateHit = true
+            break
+          }
+        }
+        this.#wpos = wpos
+      }
+    } finally {
+      this.#pumping = false
+    }
+    if (written > 0) this.#sendMonitor.update(written, now)
+    if (this.#state === CLOSED) return
+    if (rateHit && this.#anySendPending()) {
+      this.#sendWakeTask = this.#scheduler.schedule(() => {
+        this.#sendWakeTask = undefined
+        this.#pump()
+      }, this.#sendMonitor.nextSampleDelay())
+    }
+    if (this.#wpos > 0 && !this.#blocked) {
+      if (this.#state === FLUSHING || this.#flushDue) this.#writeOut()
+      else this.#armFlush()
+    }
+    if (this.#state === FLUSHING && this.#wpos === 0 && !this.#anySendPending()) this.#finishFlushStop()
+  }
+
+  #anySendPending (): boolean {
+    for (const ch of this.#channels) if (ch.isSendPending) return true
+    return false
+  }
+
+  /** Hands the write buffer's content to the transport. */
+  #writeOut (): void {
+    const n = this.#wpos
+    if (n === 0) return
+    let chunk: Uint8Array
+    if (n < COPY_WRITE_BELOW) {
+      chunk = this.#wbuf.slice(0, n) // a copy (the buffer is a plain Uint8Array, not a Buffer)
+    } else {
+      chunk = this.#wbuf.subarray(0, n)
+      this.#wbuf = allocWriteBuffer(this.#wcap)
+    }
+    this.#wpos = 0
+    this.#flushDue = false
+    let ok: boolean
+    try {
+      ok = this.#conn.write(chunk)
+    } catch (err) {
+      this.stop(err instanceof Error ? err : new ConnectionClosedError(String(err)))
+      return
+    }
+    if (!ok) this.#blocked = true
+  }
+
+  #armFlush (): void {
+    if (this.#flushArmed) return
+    this.#flushArmed = true
+    if (this.#flushThrottleMs === 0 && this.#scheduler === asyncScheduler) {
+      queueMicrotask(() => { this.#onFlushTimer() })
+    } else {
+      this.#flushTask = this.#scheduler.schedule(() => { this.#onFlushTimer() }, this.#flushThrottleMs)
+    }
+  }
+
+  #onFlushTimer (): void {
+    this.#flushArmed = false
+    this.#flushTask = undefined
+    if (this.#state === CLOSED || this.#wpos === 0) return
+    if (this.#blocked) this.#flushDue = true
+    else this.#writeOut()
+  }
+
+  #onDrain (): void {
+    if (!this.#blocked) return
+    this.#blocked = false
+    if (this.#state === CLOSED) return
+    this.#pump()
+  }
+
+  /** Writes a ping or pong now (CometBFT flushes them immediately). */
+  #writeControl (pong: boolean): void {
+    if (this.#blocked) {
+      // Frames are atomic: a control frame may overtake the packets still in our buffer.
+      const frame = new Uint8Array(PING_PONG_FRAME_SIZE)
+      if (pong) encodePongFrameInto(frame, 0)
+      else encodePingFrameInto(frame, 0)
+      try {
+        this.#conn.write(frame)
+      } catch (err) {
+        this.stop(err instanceof Error ? err : new ConnectionClosedError(String(err)))
+        return
+      }
+    } else {
+      this.#wpos = pong ? encodePongFrameInto(this.#wbuf, this.#wpos) : encodePingFrameInto(this.#wbuf, this.#wpos)
+      this.#writeOut()
+    }
+    this.#sendMonitor.update(PING_PONG_FRAME_SIZE)
+  }
+
+  #sendPing (): void {
+    if (this.#state !== RUNNING) return
+    this.#writeControl(false)
+    if (this.#state !== RUNNING || this.#pongTask !== undefined) return
+    this.#pongTask = this.#scheduler.schedule(() => {
+      this.#pongTask = undefined
+      this.stop(new PongTimeoutError(`no pong within ${this.#pongTimeoutMs} ms of a ping`))
+    }, this.#pongTimeoutMs)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // read side
+
+  readonly #sink: PacketSink = {
+    ping: () => {
+      this.#pongPending = true
+      return true
+    },
+    pong: () => {
+      // Unsolicited pongs are ignored.
+      this.#pongTask?.unsubscribe()
+      this.#pongTask = undefined
+      return true
+    },
+    msg: (chId, eof, buf, start, end) => {
+      const ch = chId >= 0 && chId <= 255 ? this.#byId[chId] : undefined
+      if (ch === undefined) throw new UnknownChannelError(chId)
+      const message = ch.receive(buf, start, end, eof)
+      if (message !== undefined) this.#inbound.next({ chId: ch.id, message })
+      return this.#holds === 0 && this.#state !== CLOSED
+    }
+  }
+
+  #onChunk (chunk: Uint8Array): void {
+    if (this.#state === CLOSED) return
+    if (this.#held !== undefined) {
+      // Not expected (the reader is paused while bytes are held), but never lose or reorder bytes.
+      const rest = this.#held.subarray(this.#heldPos)
+      const joined = new Uint8Array(rest.byteLength + chunk.byteLength)
+      joined.set(rest, 0)
+      joined.set(chunk, rest.byteLength)
+      this.#held = joined
+      this.#heldPos = 0
+      this.#syncPause()
+      return
+    }
+    this.#consume(chunk, 0)
+  }
+
+  /** Decodes `chunk` from `offset`, as far as the receive rate limit and holds allow; holds the rest. */
+  #consume (chunk: Uint8Array, offset: number): void {
+    this.#consuming = true
+    try {
+      if (this.#holds > 0 || this.#ratePaused) {
+        this.#held = chunk
+        this.#heldPos = offset
+        return
+      }
+      let budget = Infinity
+      if (this.#recvRate > 0) {
+        budget = this.#recvMonitor.limit(chunk.byteLength - offset, this.#recvRate)
+        if (budget === 0) {
+          this.#held = chunk
+          this.#heldPos = offset
+          this.#armRecvWake()
+          return
+        }
+      }
+      const pos = this.#decoder.decode(chunk, offset, budget, this.#sink)
+      this.#recvMonitor.update(pos - offset)
+      if (this.#state === CLOSED) return
+      if (this.#pongPending) {
+        this.#pongPending = false
+        this.#writeControl(true)
+        if (this.#state === CLOSED) return
+      }
+      if (pos < chunk.byteLength) {
+        this.#held = chunk
+        this.#heldPos = pos
+        if (this.#holds === 0) this.#armRecvWake()
+      }
+    } catch (err) {
+      this.stop(err instanceof Error ? err : new ConnectionClosedError(String(err)))
+    } finally {
+      this.#consuming = false
+    }
+    this.#syncPause()
+  }
+
+  #armRecvWake (): void {
+    this.#ratePaused = true
+    if (this.#recvWakeTask !== undefined) return
+    this.#recvWakeTask = this.#scheduler.schedule(() => {
+      this.#recvWakeTask = undefined
+      this.#ratePaused = false
+      this.#tryResumeReading()
+    }, this.#recvMonitor.nextSampleDelay())
+  }
+
+  /** Pauses or resumes the transport's reader to match the state. */
+  #syncPause (): void {
+    if (this.#consuming || this.#state === CLOSED) return
+    const conn = this.#conn
+    const block = this.#held !== undefined || this.#ratePaused || this.#holds > 0
+    if (block) {
+      if (!conn.isPaused) conn.pause()
+    } else if (conn.isPaused) {
+      conn.resume()
+    }
+  }
+
+  #tryResumeReading (): void {
+    if (this.#consuming || this.#state === CLOSED) return
+    if (this.#held !== undefined && !this.#ratePaused && this.#holds === 0) {
+      const chunk = this.#held
+      const pos = this.#heldPos
+      this.#held = undefined
+      this.#consume(chunk, pos)
+      if (this.#eofPending && this.#held === undefined && this.#state !== CLOSED) {
+        this.stop(new ConnectionClosedError('the remote closed the connection'))
+      }
+      return
+    }
+    this.#syncPause()
+  }
+}
+
+/** A plain Uint8Array (so `slice` copies) over memory that is not zero-filled: every byte sent is written first. */
+function allocWriteBuffer (size: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(size)
+  return new Uint8Array(b.buffer, b.byteOffset, size)
+}
+
+function releaseWaiter (w: Waiter): void {
+  w.timer?.unsubscribe()
+  w.timer = undefined
+  if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort)
+  w.onAbort = undefined
+}
+
+function abortReason (signal: AbortSignal): Error {
+  const reason: unknown = signal.reason
+  return reason instanceof AbortError ? reason : new AbortError('send aborted', { cause: reason })
+}
