@@ -144,7 +144,7 @@ export class AddrBook {
   readonly #events = new Subject<AddrBookEvent>()
   #state: 'idle' | 'starting' | 'started' | 'stopped' = 'idle'
   #timer: Subscription | undefined
-  #saving: Promise<void> = Promise.resolve()
+  #saving: Promise<void> | undefined
 
   constructor (init: AddrBookInit = {}) {
     this.#strict = init.addrBookStrict ?? true
@@ -237,15 +237,29 @@ export class AddrBook {
     const store = this.#store
     if (store === undefined) return Promise.resolve()
     const data = this.toData()
-    const run = this.#saving.then(() => store.save(data)).then(
+    const run = this.#saving === undefined
+      ? this.#runSave(store, data) // idle: the store is called right now, at this virtual time
+      : this.#saving.then(() => this.#runSave(store, data))
+    const settled = run.catch(NO_OP)
+    this.#saving = settled
+    void settled.then(() => { if (this.#saving === settled) this.#saving = undefined })
+    return run
+  }
+
+  #runSave (store: AddrBookStore, data: AddrBookData): Promise<void> {
+    let pending: Promise<void>
+    try {
+      pending = store.save(data)
+    } catch (err) {
+      pending = Promise.reject(err)
+    }
+    return pending.then(
       () => { this.#events.next({ type: 'saved', size: data.addrs.length }) },
       (err: unknown) => {
         const error = err instanceof Error ? err : new AddrBookIoError('', 'save', String(err))
         this.#events.next({ type: 'save-failed', error })
         throw error
       })
-    this.#saving = run.catch(NO_OP)
-    return run
   }
 
   /** A snapshot of the book as it would be saved: the key and every address (new and old, not banned). */
