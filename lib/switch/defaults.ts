@@ -14,9 +14,6 @@ export const DEFAULT_MAX_OUTBOUND_PEERS = 10
 /** TCP dial deadline in ms (CometBFT `defaultDialTimeout` = 1 s in `p2p/transport.go`). */
 export const DEFAULT_DIAL_TIMEOUT_MS = 1000
 
-/** Secret-handshake and NodeInfo-exchange deadline in ms, each (CometBFT `defaultHandshakeTimeout` = 3 s). */
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 3000
-
 /** Deadline for the user peer filters in ms (CometBFT `defaultFilterTimeout` = 5 s). */
 export const DEFAULT_FILTER_TIMEOUT_MS = 5000
 
@@ -40,12 +37,6 @@ export const DEFAULT_STOP_FLUSH_TIMEOUT_MS = 1000
 
 /** Pause before a reactor whose pipeline errored is subscribed again, in ms. */
 export const DEFAULT_REACTOR_RESTART_DELAY_MS = 1000
-
-/** The P2P protocol version we announce: 8 as CometBFT v0.34 to v0.38 (v1.0 announces 9; peers do not check it). */
-export const DEFAULT_P2P_PROTOCOL_VERSION = 8
-
-/** The block protocol version we announce: 11, as every CometBFT release; peers require it to be equal. */
-export const DEFAULT_BLOCK_PROTOCOL_VERSION = 11
 
 /** The network (chain ID) announced when none is given. */
 export const DEFAULT_NETWORK = 'rx-p2p'

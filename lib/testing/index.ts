@@ -5,3 +5,8 @@
  * @packageDocumentation
  */
 export { memoryPair, MemoryNetwork, type MemoryPairInit, type MemoryNetworkInit } from '../transport/memory.js'
+export {
+  runReactor, fakePeer, FakePeer, fakeNodeId, fakeNodeInfo, envelope, peerAdded, peerRemoved,
+  type RunReactorInit, type FakePeerInit
+} from './reactor.js'
+export { TestNetwork, type TestNetworkInit } from './network.js'

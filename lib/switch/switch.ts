@@ -1,0 +1,921 @@
+/**
+ * The Switch: listens and dials through a {@link Transport}, upgrades every connection (SecretConnection and
+ * NodeInfo), applies CometBFT's limits and filters, keeps the peer set, runs the reactors and executes their
+ * actions, and redials persistent peers.
+ *
+ * @module
+ */
+import {
+  asyncScheduler,
+  BehaviorSubject,
+  Observable,
+  Subject,
+  Subscription,
+  type SchedulerLike
+} from 'rxjs'
+import type { ChannelDescriptor } from '../conn/channel.js'
+import type { MConnectionInit } from '../conn/mconnection.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../conn/secret-connection.js'
+import type { NodeKey } from '../crypto/node-key.js'
+import {
+  AlreadyConnectedError,
+  ConnectionClosedError,
+  DuplicateChannelError,
+  InvalidAddressError,
+  PeerRejectedError,
+  ReactorError,
+  SelfConnectionError
+} from '../errors.js'
+import type { DuplexConnection, HostPort } from '../transport/duplex.js'
+import { NetAddress, type NodeId, parseNodeId } from '../transport/net-address.js'
+import { TcpTransport } from '../transport/tcp.js'
+import type { Listener, Transport } from '../transport/transport.js'
+import { upgradeConnection, type UpgradedConnection } from '../transport/upgrade.js'
+import { BLOCK_PROTOCOL_VERSION, nodeInfoAddress, P2P_PROTOCOL_VERSION, type NodeInfo } from '../wire/node-info.js'
+import type { Action, SendMode } from './actions.js'
+import {
+  DEFAULT_DIAL_TIMEOUT_MS,
+  DEFAULT_FILTER_TIMEOUT_MS,
+  DEFAULT_MAX_INBOUND_PEERS,
+  DEFAULT_MAX_OUTBOUND_PEERS,
+  DEFAULT_MONIKER,
+  DEFAULT_NETWORK,
+  DEFAULT_REACTOR_RESTART_DELAY_MS,
+  DEFAULT_STOP_FLUSH_TIMEOUT_MS,
+  DIAL_RANDOMIZER_INTERVAL_MS,
+  RX_P2P_VERSION
+} from './defaults.js'
+import { dialWithTimeout } from './dial.js'
+import type { Envelope } from './envelope.js'
+import type { PeerEvent } from './events.js'
+import { admitPeer, checkDuplicateIp, runPeerFilters, type PeerFilter } from './filters.js'
+import type { Peer } from './peer.js'
+import { PeerSet, type PeerCounts, type ReadonlyPeerSet } from './peer-set.js'
+import type { Reactor, ReactorContext, ReactorFailure } from './reactor.js'
+import { reconnect, type ReconnectInit } from './reconnect.js'
+import { SwitchPeer } from './switch-peer.js'
+
+/** Options of {@link Switch}. */
+export interface SwitchInit {
+  /** Our node key: identity and handshake signatures. */
+  nodeKey: NodeKey
+  /** The reactors; more can be added with {@link Switch.addReactor} before {@link Switch.start}. @default [] */
+  reactors?: readonly Reactor[]
+  /** How connections are made. @default new TcpTransport() */
+  transport?: Transport
+  /**
+   * Where to listen, `host:port` (a `tcp://` prefix is allowed; port 0 picks a free port). Without it the
+   * Switch only dials. @default undefined
+   */
+  listenAddress?: string | HostPort
+  /**
+   * The `host:port` announced in our NodeInfo as `listen_addr` (CometBFT `external_address`).
+   * @default the bound listen address, or `0.0.0.0:0` when not listening
+   */
+  externalAddress?: string
+  /** The network (chain ID) announced; peers on another network are refused. @default 'rx-p2p' */
+  network?: string
+  /** Our moniker (non-empty printable ASCII). @default 'rx-p2p' */
+  moniker?: string
+  /** NodeInfo.version. @default the rx-p2p version */
+  version?: string
+  /** NodeInfo.protocol_version. @default { p2p: 8, block: 11, app: 0 } */
+  protocolVersion?: Partial<NodeInfo['protocolVersion']>
+  /** NodeInfo.other. @default { txIndex: 'off', rpcAddress: '' } */
+  other?: Partial<NodeInfo['other']>
+  /** Addresses (`id@host:port`) dialed at start and redialed after every disconnect (CometBFT `persistent_peers`). @default [] */
+  persistentPeers?: ReadonlyArray<string | NetAddress>
+  /** IDs exempt from the peer limits (CometBFT `unconditional_peer_ids`). @default [] */
+  unconditionalPeerIds?: readonly NodeId[]
+  /** Inbound peers allowed, unconditional ones not counted (CometBFT `max_num_inbound_peers`). @default 40 */
+  maxInboundPeers?: number
+  /**
+   * Outbound peers wanted, unconditional ones not counted (CometBFT `max_num_outbound_peers`). As in CometBFT
+   * the Switch does not enforce it: PEX reads it (through the reactor context) and dials up to it.
+   * @default 10
+   */
+  maxOutboundPeers?: number
+  /** Accept several connections from one IP (CometBFT `allow_duplicate_ip`; loopback tests need true). @default false */
+  allowDuplicateIp?: boolean
+  /** User peer filters, run on every new peer (see {@link PeerFilter}). @default [] */
+  peerFilters?: readonly PeerFilter[]
+  /** Deadline for the peer filters in ms. @default 5000 */
+  filterTimeoutMs?: number
+  /** Deadline for opening a connection in ms. @default 1000 */
+  dialTimeoutMs?: number
+  /** Deadline for the secret handshake, and separately for the NodeInfo exchange, in ms. @default 3000 */
+  handshakeTimeoutMs?: number
+  /** How long `stop()` lets each peer flush before closing it, in ms. @default 1000 */
+  stopFlushTimeoutMs?: number
+  /** Pause before a failed reactor is subscribed again, in ms. @default 1000 */
+  reactorRestartDelayMs?: number
+  /** Random delay of 0 to this many ms before each dial of the persistent peers at start (CometBFT `randomSleep(0)`). @default 3000 */
+  dialRandomizerMs?: number
+  /** Options of every peer's MConnection (its scheduler is the Switch's). @default MConnection's defaults */
+  mconnection?: Omit<MConnectionInit, 'scheduler'>
+  /** The persistent-peer redial schedule. @default CometBFT's: 20 × 5 s, then 10 × 3^i s, each + 0–3 s */
+  reconnect?: Omit<ReconnectInit, 'scheduler' | 'random' | 'isFatal'>
+  /** Every timer: dial, handshake, filter, flush, ping, redial. @default asyncScheduler */
+  scheduler?: SchedulerLike
+  /** Numbers in [0, 1) for the dial and redial jitter. @default Math.random */
+  random?: () => number
+}
+
+/** Options of {@link Switch.dial}. */
+export interface DialOptions {
+  /** Add the address to the persistent peers: redial it after every disconnect. @default false */
+  persistent?: boolean
+  /** Aborts the dial. */
+  signal?: AbortSignal
+}
+
+/** The outcome of a broadcast for one peer. */
+export interface BroadcastResult {
+  /** The peer. */
+  readonly peer: Peer
+  /** True when the message was queued for it; false when its queue was full (or stayed full), it is gone, or it lacks the channel. */
+  readonly queued: boolean
+}
+
+/** Options of {@link Switch.broadcast} and {@link Switch.tryBroadcast}. */
+export interface BroadcastOptions {
+  /** Peers (or IDs) to leave out. */
+  except?: ReadonlyArray<Peer | NodeId>
+}
+
+type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped'
+
+interface ReactorEntry {
+  readonly reactor: Reactor
+  readonly envelopes: Subject<Envelope>
+  run: Subscription | undefined
+}
+
+function hostPortOf (addr: string | HostPort): HostPort {
+  if (typeof addr !== 'string') return addr
+  const parsed = NetAddress.parse(addr, false)
+  return { host: parsed.host, port: parsed.port }
+}
+
+/**
+ * The Switch: the node's peer-to-peer hub.
+ *
+ * - {@link inbound$}: every message from every peer; each reactor sees those of its own channels.
+ * - {@link peerEvents$}: peers added, removed (with the reason), dial outcomes, refused connections.
+ * - {@link peers} / {@link peers$}: the connected peers.
+ * - {@link dial}, {@link broadcast}, {@link stopPeer}: for code outside reactors; reactors return
+ *   {@link Action}s instead.
+ *
+ * @example
+ * ```ts
+ * import { NodeKey, Switch, TcpTransport } from 'rx-p2p'
+ *
+ * const sw = new Switch({
+ *   nodeKey: NodeKey.generate(),
+ *   network: 'my-chain',
+ *   listenAddress: '127.0.0.1:26656',
+ *   reactors: [chatReactor],
+ *   persistentPeers: ['3f1c...@127.0.0.1:26657']
+ * })
+ * sw.peerEvents$.subscribe((e) => console.log(e.type, 'peer' in e ? e.peer.id : ''))
+ * await sw.start()
+ * // ...
+ * await sw.stop()
+ * ```
+ */
+export class Switch {
+  /** Hot: every message received from every peer, in arrival order (a message may be a view into a larger buffer: `slice()` it to keep it long). Completes on stop. */
+  readonly inbound$: Observable<Envelope>
+  /** Hot: peer events (see {@link PeerEvent}). Completes on stop. */
+  readonly peerEvents$: Observable<PeerEvent>
+  /** Hot, replays the current list on subscribe: the connected peers after each change. Completes on stop. */
+  readonly peers$: Observable<readonly Peer[]>
+  /** Hot: reactor pipelines that failed (the reactor is restarted; the blamed peer stopped). Completes on stop. */
+  readonly reactorErrors$: Observable<ReactorFailure>
+  /** The clock of every timer. */
+  readonly scheduler: SchedulerLike
+  /** Our node key. */
+  readonly nodeKey: NodeKey
+  /** The inbound-peer limit. */
+  readonly maxInboundPeers: number
+  /** The outbound-peer target (enforced by PEX, not by the Switch, as in CometBFT). */
+  readonly maxOutboundPeers: number
+
+  readonly #init: SwitchInit
+  readonly #transport: Transport
+  readonly #random: () => number
+  readonly #allowDuplicateIp: boolean
+  readonly #peerFilters: readonly PeerFilter[]
+  readonly #mconnInit: MConnectionInit
+  #state: State = 'new'
+  #stopPromise: Promise<void> | undefined
+  readonly #reactors: ReactorEntry[] = []
+  readonly #byChannel = new Map<number, ReactorEntry>()
+  readonly #channels: ChannelDescriptor[] = []
+  readonly #peers = new PeerSet()
+  readonly #dialing = new Map<NodeId, NetAddress>()
+  readonly #reconnecting = new Map<NodeId, Subscription>()
+  readonly #persistent: NetAddress[] = []
+  readonly #unconditional = new Set<NodeId>()
+  readonly #connsByIp = new Map<string, number>()
+  readonly #handshaking = new Set<DuplexConnection>()
+  #inboundConns = 0
+  #listener: Listener | undefined
+  #listenAddress: NetAddress | undefined
+  #nodeInfo: NodeInfo
+  readonly #abort = new AbortController()
+  readonly #tasks = new Subscription()
+  #delivering: Peer | undefined
+  readonly #inbound = new Subject<Envelope>()
+  readonly #events = new Subject<PeerEvent>()
+  readonly #peerList = new BehaviorSubject<readonly Peer[]>([])
+  readonly #reactorErrors = new Subject<ReactorFailure>()
+
+  /**
+   * @throws {InvalidAddressError} a persistent peer address or unconditional ID does not parse
+   * @throws {DuplicateChannelError} two reactors claim the same channel
+   */
+  constructor (init: SwitchInit) {
+    this.#init = init
+    this.nodeKey = init.nodeKey
+    this.scheduler = init.scheduler ?? asyncScheduler
+    this.#transport = init.transport ?? new TcpTransport()
+    this.#random = init.random ?? Math.random
+    this.#allowDuplicateIp = init.allowDuplicateIp ?? false
+    this.#peerFilters = init.peerFilters ?? []
+    this.maxInboundPeers = init.maxInboundPeers ?? DEFAULT_MAX_INBOUND_PEERS
+    this.maxOutboundPeers = init.maxOutboundPeers ?? DEFAULT_MAX_OUTBOUND_PEERS
+    this.#mconnInit = { ...init.mconnection, scheduler: this.scheduler }
+    this.inbound$ = this.#inbound.asObservable()
+    this.peerEvents$ = this.#events.asObservable()
+    this.peers$ = this.#peerList.asObservable()
+    this.reactorErrors$ = this.#reactorErrors.asObservable()
+    this.addPersistentPeers(init.persistentPeers ?? [])
+    this.addUnconditionalPeerIds(init.unconditionalPeerIds ?? [])
+    for (const reactor of init.reactors ?? []) this.addReactor(reactor)
+    this.#nodeInfo = this.#makeNodeInfo()
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // configuration
+
+  /** Our node ID. */
+  get nodeId (): NodeId {
+    return this.nodeKey.id
+  }
+
+  /** Our NodeInfo as sent in handshakes (its `listen_addr` is final once {@link start} has bound the listener). */
+  get nodeInfo (): NodeInfo {
+    return this.#nodeInfo
+  }
+
+  /** `id@host:port` we listen on, once started with a listen address. */
+  get listenAddress (): NetAddress | undefined {
+    return this.#listenAddress
+  }
+
+  /** True between {@link start} and {@link stop}. */
+  get isRunning (): boolean {
+    return this.#state === 'running'
+  }
+
+  /** The connected peers, live. */
+  get peers (): ReadonlyPeerSet {
+    return this.#peers
+  }
+
+  /** The reactors, in the order added. */
+  get reactors (): readonly Reactor[] {
+    return this.#reactors.map((e) => e.reactor)
+  }
+
+  /**
+   * Adds a reactor and its channels (before {@link start}).
+   *
+   * @throws {DuplicateChannelError} a channel is already claimed (CometBFT `AddReactor` panics on this)
+   */
+  addReactor (reactor: Reactor): this {
+    if (this.#state !== 'new') throw new ReactorError(`reactor ${reactor.name}: reactors are added before start()`)
+    const ids = new Set<number>()
+    for (const ch of reactor.channels) {
+      const owner = this.#byChannel.get(ch.id)
+      if (owner !== undefined || ids.has(ch.id)) {
+        throw new DuplicateChannelError(`channel 0x${ch.id.toString(16).padStart(2, '0')} is claimed by reactor ${owner?.reactor.name ?? reactor.name} and reactor ${reactor.name}`)
+      }
+      ids.add(ch.id)
+    }
+    const entry: ReactorEntry = { reactor, envelopes: new Subject<Envelope>(), run: undefined }
+    this.#reactors.push(entry)
+    for (const ch of reactor.channels) {
+      this.#byChannel.set(ch.id, entry)
+      this.#channels.push(ch)
+    }
+    this.#nodeInfo = this.#makeNodeInfo()
+    return this
+  }
+
+  /**
+   * Adds persistent peers: dialed at start and redialed after every disconnect (CometBFT `AddPersistentPeers`).
+   *
+   * @throws {InvalidAddressError} an address does not parse or has no ID
+   */
+  addPersistentPeers (addresses: ReadonlyArray<string | NetAddress>): void {
+    for (const a of addresses) {
+      const addr = typeof a === 'string' ? NetAddress.parse(a) : a
+      if (addr.id === '') throw new InvalidAddressError(`persistent peer ${addr.toString()} has no node ID`)
+      if (!this.#persistent.some((p) => p.equals(addr))) this.#persistent.push(addr)
+    }
+  }
+
+  /** Adds IDs exempt from the peer limits (CometBFT `AddUnconditionalPeerIDs`). @throws {InvalidAddressError} */
+  addUnconditionalPeerIds (ids: readonly string[]): void {
+    for (const id of ids) this.#unconditional.add(parseNodeId(id))
+  }
+
+  /** True when `address` is one of the persistent peers (CometBFT `IsPeerPersistent`: same ID, host and port). */
+  isPeerPersistent (address: NetAddress): boolean {
+    return this.#persistent.some((p) => p.equals(address))
+  }
+
+  /** True for an unconditional peer ID. */
+  isPeerUnconditional (id: NodeId): boolean {
+    return this.#unconditional.has(id)
+  }
+
+  /** Peers by direction, unconditional ones not counted, and dials in progress (CometBFT `NumPeers`). */
+  numPeers (): PeerCounts {
+    return this.#peers.count((id) => this.#unconditional.has(id), this.#dialing.size)
+  }
+
+  /**
+   * True when `address`'s ID is being dialed or connected, or (unless duplicate IPs are allowed) a peer has
+   * its IP (CometBFT `IsDialingOrExistingAddress`).
+   */
+  isDialingOrExistingAddress (address: NetAddress): boolean {
+    return this.#dialing.has(address.id) ||
+      this.#peers.has(address.id) ||
+      (!this.#allowDuplicateIp && this.#peers.hasIp(address.host))
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // life cycle
+
+  /**
+   * Binds the listener (when configured), starts the reactors, accepts connections and dials the persistent
+   * peers (each after a random 0–3 s, as CometBFT's `DialPeersAsync`).
+   *
+   * @throws {TransportError} the listen address cannot be bound
+   * @throws {RangeError} no reactor declared a channel
+   */
+  async start (): Promise<void> {
+    if (this.#state !== 'new') throw new ReactorError('the switch was already started')
+    if (this.#channels.length === 0) throw new RangeError('a Switch needs at least one reactor channel')
+    this.#state = 'starting'
+    const persistent = await Promise.all(this.#persistent.map(async (a) => await a.resolve().catch(() => a)))
+    this.#persistent.splice(0, this.#persistent.length, ...persistent)
+    if (this.#init.listenAddress !== undefined) {
+      const listener = await this.#transport.listen(hostPortOf(this.#init.listenAddress))
+      this.#listener = listener
+      this.#listenAddress = new NetAddress(this.nodeId, listener.address.host, listener.address.port)
+    }
+    this.#nodeInfo = this.#makeNodeInfo()
+    if (this.#state !== 'starting') {
+      await this.#listener?.close()
+      return
+    }
+    this.#state = 'running'
+    for (const entry of this.#reactors) this.#runReactor(entry)
+    if (this.#listener !== undefined) {
+      this.#tasks.add(this.#listener.connections$.subscribe({
+        next: (raw) => { this.#onAccept(raw) },
+        error: () => {}
+      }))
+    }
+    this.#dialRandomized(this.#persistent)
+  }
+
+  /**
+   * Stops: closes the listener, cancels dials and redials, flushes and closes every peer (each `removed`
+   * with reason `undefined`), stops the reactors and completes every Observable. Leaves no timer or socket
+   * open. Idempotent.
+   */
+  stop (): Promise<void> {
+    this.#stopPromise ??= this.#stop()
+    return this.#stopPromise
+  }
+
+  async #stop (): Promise<void> {
+    const wasRunning = this.#state === 'running' || this.#state === 'starting'
+    this.#state = 'stopping'
+    if (wasRunning) {
+      this.#abort.abort(new PeerRejectedError('stopped', 'the switch is stopping'))
+      this.#tasks.unsubscribe()
+      const listener = this.#listener
+      this.#listener = undefined
+      const closing = listener?.close()
+      for (const sub of this.#reconnecting.values()) sub.unsubscribe()
+      this.#reconnecting.clear()
+      for (const raw of this.#handshaking) raw.destroy()
+      this.#handshaking.clear()
+      const peers = this.#peers.list()
+      await Promise.all([closing, ...peers.map(async (peer) => await this.#removePeer(peer as SwitchPeer, undefined))])
+      for (const entry of this.#reactors) {
+        entry.run?.unsubscribe()
+        entry.run = undefined
+        entry.envelopes.complete()
+      }
+    }
+    this.#state = 'stopped'
+    this.#inbound.complete()
+    this.#events.complete()
+    this.#peerList.complete()
+    this.#reactorErrors.complete()
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // peers
+
+  /**
+   * Dials `address` (`id@host:port`), upgrades the connection and adds the peer. Resolves with the peer;
+   * rejects with a typed error (`AlreadyConnectedError`, `TransportError`, `TimeoutError`, a handshake
+   * error, `PeerRejectedError`). Either way a `dialed` or `dialFailed` event is emitted. With `persistent`,
+   * the address is redialed after every disconnect, and after a failed dial.
+   *
+   * @example
+   * ```ts
+   * const peer = await sw.dial('3f1c...@127.0.0.1:26657', { persistent: true })
+   * ```
+   */
+  async dial (address: string | NetAddress, options: DialOptions = {}): Promise<Peer> {
+    const addr = typeof address === 'string' ? NetAddress.parse(address) : address
+    if (options.persistent === true) this.addPersistentPeers([addr])
+    return await this.#dialPeer(addr, options.signal)
+  }
+
+  /**
+   * Dials each address after a random 0–3 s, ignoring failures (they are reported as `dialFailed` events);
+   * our own address is skipped (CometBFT `DialPeersAsync`).
+   *
+   * @throws {InvalidAddressError} an address does not parse
+   */
+  dialPeersAsync (addresses: ReadonlyArray<string | NetAddress>): void {
+    this.#dialRandomized(addresses.map((a) => typeof a === 'string' ? NetAddress.parse(a) : a))
+  }
+
+  /**
+   * Disconnects a peer. With a `reason` this is CometBFT's `StopPeerForError`: the connection is closed at
+   * once, every reactor sees `removed` with the reason, and a persistent peer is redialed. Without one it is
+   * `StopPeerGracefully`: queued messages are flushed first, and the peer is not redialed. Resolves once the
+   * connection is closed. A peer that is no longer connected is ignored.
+   */
+  async stopPeer (peer: Peer | NodeId, reason?: Error): Promise<void> {
+    const p = this.#resolve(peer)
+    if (p !== undefined) await this.#removePeer(p, reason)
+  }
+
+  /**
+   * Sends `message` on `chId` to every peer (except those in `options.except`), waiting up to the send
+   * timeout for room in each queue (CometBFT `Broadcast`). Resolves with one result per peer.
+   *
+   * @example
+   * ```ts
+   * const results = await sw.broadcast(0x30, tx)
+   * console.log(`queued for ${results.filter((r) => r.queued).length} of ${results.length} peers`)
+   * ```
+   */
+  async broadcast (chId: number, message: Uint8Array, options: BroadcastOptions = {}): Promise<BroadcastResult[]> {
+    const targets = this.#targets(options.except)
+    return await Promise.all(targets.map(async (peer) => ({ peer, queued: await peer.send(chId, message) })))
+  }
+
+  /**
+   * Queues `message` on `chId` for every peer that has room now (CometBFT v1 `TryBroadcast`); returns one
+   * result per peer.
+   */
+  tryBroadcast (chId: number, message: Uint8Array, options: BroadcastOptions = {}): BroadcastResult[] {
+    return this.#targets(options.except).map((peer) => ({ peer, queued: peer.trySend(chId, message) }))
+  }
+
+  #targets (except: ReadonlyArray<Peer | NodeId> | undefined): readonly Peer[] {
+    const all = this.#peers.list()
+    if (except === undefined || except.length === 0) return all
+    return all.filter((p) => !except.some((e) => e === p || e === p.id))
+  }
+
+  #resolve (peer: Peer | NodeId): SwitchPeer | undefined {
+    if (typeof peer === 'string') return this.#peers.get(peer) as SwitchPeer | undefined
+    return this.#peers.contains(peer) ? peer as SwitchPeer : undefined
+  }
+
+  #makeNodeInfo (): NodeInfo {
+    const init = this.#init
+    const listen = this.#listenAddress
+    return {
+      protocolVersion: { p2p: P2P_PROTOCOL_VERSION, block: BLOCK_PROTOCOL_VERSION, app: 0, ...init.protocolVersion },
+      id: this.nodeKey.id,
+      listenAddr: init.externalAddress ?? (listen !== undefined ? listen.hostPort : '0.0.0.0:0'),
+      network: init.network ?? DEFAULT_NETWORK,
+      version: init.version ?? RX_P2P_VERSION,
+      channels: Uint8Array.from(this.#channels.map((c) => c.id)),
+      moniker: init.moniker ?? DEFAULT_MONIKER,
+      other: { txIndex: 'off', rpcAddress: '', ...init.other }
+    }
+  }
+
+  #emit (event: PeerEvent): void {
+    if (this.#state === 'stopped') return
+    this.#events.next(event)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // connections
+
+  /** Counts a live raw connection by remote IP until it closes (CometBFT's `ConnSet`). */
+  #trackConnection (raw: DuplexConnection, ip: string): void {
+    this.#connsByIp.set(ip, (this.#connsByIp.get(ip) ?? 0) + 1)
+    raw.closed$.subscribe(() => {
+      const n = (this.#connsByIp.get(ip) ?? 1) - 1
+      if (n <= 0) this.#connsByIp.delete(ip)
+      else this.#connsByIp.set(ip, n)
+    })
+  }
+
+  #onAccept (raw: DuplexConnection): void {
+    const remote = raw.remoteAddress
+    const reject = (error: Error): void => {
+      raw.destroy(error)
+      this.#emit({ type: 'rejected', remoteAddress: remote, peerId: undefined, error })
+    }
+    if (this.#state !== 'running') {
+      raw.destroy()
+      return
+    }
+    // CometBFT wraps the listener in `netutil.LimitListener(max_num_inbound_peers + len(unconditional_peer_ids))`:
+    // connections beyond it wait in the kernel backlog until their handshake times out. Node cannot leave a
+    // connection in the backlog, so a connection beyond the limit is closed at once.
+    if (this.#inboundConns >= this.maxInboundPeers + this.#unconditional.size) {
+      reject(new PeerRejectedError('max-inbound', `already ${this.#inboundConns} inbound connections (max ${this.maxInboundPeers})`))
+      return
+    }
+    const ip = remote?.host ?? ''
+    // CometBFT `ConnDuplicateIPFilter` (a conn filter, before the handshake), unless `allow_duplicate_ip`.
+    const dup = checkDuplicateIp(this.#connsByIp, ip, this.#allowDuplicateIp)
+    if (dup !== undefined) {
+      reject(dup)
+      return
+    }
+    this.#inboundConns++
+    raw.closed$.subscribe(() => { this.#inboundConns-- })
+    this.#trackConnection(raw, ip)
+    // The upgrade runs on its own: the accept loop goes on at once (CometBFT upgrades in a goroutine per connection).
+    void this.#acceptPeer(raw, remote)
+  }
+
+  async #acceptPeer (raw: DuplexConnection, remote: HostPort | undefined): Promise<void> {
+    let peerId: NodeId | undefined
+    this.#handshaking.add(raw)
+    try {
+      const up = await upgradeConnection(raw, this.#upgradeInit())
+      peerId = up.remoteId
+      const socketAddr = new NetAddress(up.remoteId, remote?.host ?? '0.0.0.0', remote?.port ?? 0)
+      await this.#addPeer(up, raw, false, socketAddr)
+    } catch (err) {
+      raw.destroy()
+      this.#emit({ type: 'rejected', remoteAddress: remote, peerId, error: asError(err) })
+    } finally {
+      this.#handshaking.delete(raw)
+    }
+  }
+
+  #upgradeInit (dialedId?: NodeId): Parameters<typeof upgradeConnection>[1] {
+    return {
+      nodeKey: this.nodeKey,
+      nodeInfo: this.#nodeInfo,
+      dialedId,
+      scheduler: this.scheduler,
+      handshakeTimeoutMs: this.#init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      signal: this.#abort.signal
+    }
+  }
+
+  #dialRandomized (addresses: readonly NetAddress[]): void {
+    const jitterMs = this.#init.dialRandomizerMs ?? DIAL_RANDOMIZER_INTERVAL_MS
+    for (const addr of addresses) {
+      // CometBFT `dialPeersAsync` skips our own address.
+      if (addr.id === this.nodeId || (this.#listenAddress !== undefined && addr.same(this.#listenAddress))) continue
+      const delay = jitterMs > 0 ? Math.floor(this.#random() * jitterMs) : 0
+      const task = this.scheduler.schedule(() => {
+        this.#tasks.remove(task)
+        this.#dialPeer(addr).catch(() => {})
+      }, delay)
+      this.#tasks.add(task)
+    }
+  }
+
+  async #dialPeer (addr: NetAddress, signal?: AbortSignal): Promise<Peer> {
+    const fail = (error: Error): never => {
+      this.#emit({ type: 'dialFailed', address: addr, error })
+      throw error
+    }
+    if (this.#state !== 'running') fail(new PeerRejectedError('stopped', 'the switch is not running'))
+    if (addr.id === '') fail(new InvalidAddressError(`cannot dial ${addr.toString()}: no node ID`))
+    // CometBFT `ErrSwitchConnectToSelf` / `ErrRejected.isSelf`.
+    if (addr.id === this.nodeId) fail(new PeerRejectedError('self', `${addr.toString()} is our own address`))
+    // CometBFT `DialPeerWithAddress`: `ErrCurrentlyDialingOrExistingAddress`.
+    if (this.isDialingOrExistingAddress(addr)) fail(new AlreadyConnectedError(`${addr.toString()} is already being dialed or connected`))
+    this.#dialing.set(addr.id, addr)
+    let peer: Peer
+    try {
+      let up: UpgradedConnection
+      let raw: DuplexConnection | undefined
+      try {
+        const signals = signal === undefined ? this.#abort.signal : AbortSignal.any([signal, this.#abort.signal])
+        raw = await dialWithTimeout(this.#transport, { host: addr.host, port: addr.port }, {
+          timeoutMs: this.#init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+          scheduler: this.scheduler,
+          signal: signals
+        })
+        const ip = raw.remoteAddress?.host ?? addr.host
+        const dup = checkDuplicateIp(this.#connsByIp, ip, this.#allowDuplicateIp)
+        if (dup !== undefined) {
+          raw.destroy(dup)
+          throw dup
+        }
+        this.#trackConnection(raw, ip)
+        this.#handshaking.add(raw)
+        up = await upgradeConnection(raw, { ...this.#upgradeInit(addr.id), signal: signals })
+      } catch (err) {
+        if (raw !== undefined) this.#handshaking.delete(raw)
+        // CometBFT `addOutboundPeerWithConfig`: retry a persistent peer after any dial error except connecting to ourselves.
+        if (!(err instanceof SelfConnectionError) && this.isPeerPersistent(addr)) this.#reconnect(addr)
+        throw err
+      }
+      this.#handshaking.delete(raw)
+      try {
+        peer = await this.#addPeer(up, raw, true, addr)
+      } catch (err) {
+        up.conn.destroy()
+        raw.destroy()
+        throw err
+      }
+    } catch (err) {
+      this.#dialing.delete(addr.id)
+      return fail(asError(err))
+    }
+    this.#dialing.delete(addr.id)
+    this.#emit({ type: 'dialed', address: addr, peer })
+    return peer
+  }
+
+  /**
+   * Admits an upgraded connection as a peer (CometBFT `addPeer`): limits, duplicate ID, peer filters; then
+   * adds it to the peer set, tells the reactors (`added`) and starts its MConnection.
+   */
+  async #addPeer (up: UpgradedConnection, raw: DuplexConnection, outbound: boolean, socketAddr: NetAddress): Promise<SwitchPeer> {
+    // CometBFT `wrapPeer`: an outbound peer is persistent by its dialed address, an inbound one by its self-reported address.
+    let persistent = false
+    if (outbound) persistent = this.isPeerPersistent(socketAddr)
+    else {
+      try {
+        persistent = this.isPeerPersistent(nodeInfoAddress(up.nodeInfo))
+      } catch {
+        persistent = false
+      }
+    }
+    const peer = new SwitchPeer({
+      conn: up.conn,
+      raw,
+      nodeInfo: up.nodeInfo,
+      channels: this.#channels,
+      outbound,
+      persistent,
+      socketAddr,
+      mconnection: this.#mconnInit
+    })
+    const limits = { ourId: this.nodeId, maxInboundPeers: this.maxInboundPeers, isUnconditional: (id: NodeId) => this.#unconditional.has(id) }
+    const refusal = admitPeer(this.#peers, { id: peer.id, outbound }, limits)
+    if (refusal !== undefined) throw refusal
+    if (this.#peerFilters.length > 0) {
+      await new Promise<void>((resolve, reject) => {
+        const signal = this.#abort.signal
+        const onAbort = (): void => {
+          sub.unsubscribe()
+          reject(new PeerRejectedError('stopped', 'the switch is stopping'))
+        }
+        const settle = (): void => { signal.removeEventListener('abort', onAbort) }
+        const sub = runPeerFilters(this.#peerFilters, peer, this.#peers, {
+          timeoutMs: this.#init.filterTimeoutMs ?? DEFAULT_FILTER_TIMEOUT_MS,
+          scheduler: this.scheduler
+        }).subscribe({
+          complete: () => { settle(); resolve() },
+          error: (err: unknown) => { settle(); reject(err) }
+        })
+        if (!sub.closed) signal.addEventListener('abort', onAbort, { once: true })
+      })
+      // The set may have changed while the filters ran.
+      const again = admitPeer(this.#peers, { id: peer.id, outbound }, limits)
+      if (again !== undefined) throw again
+    }
+    if (this.#state !== 'running') throw new PeerRejectedError('stopped', 'the switch is not running')
+    // CometBFT adds the peer to the set before the reactors' AddPeer, so that a failing Receive finds it.
+    this.#peers.add(peer)
+    this.#peerList.next(this.#peers.list())
+    peer.mconn.inbound$.subscribe(({ chId, message }) => { this.#onMessage(peer, chId, message) })
+    peer.mconn.closed$.subscribe((reason) => { this.#onPeerClosed(peer, reason) })
+    this.#deliver(peer, () => { this.#emit({ type: 'added', peer }) })
+    peer.mconn.start()
+    return peer
+  }
+
+  #onMessage (peer: SwitchPeer, chId: number, message: Uint8Array): void {
+    const envelope: Envelope = { from: peer, chId, message }
+    this.#inbound.next(envelope)
+    const entry = this.#byChannel.get(chId)
+    if (entry !== undefined) this.#deliver(peer, () => { entry.envelopes.next(envelope) })
+  }
+
+  /** Runs `fn` noting that `peer` caused what happens synchronously inside it (for reactor failures). */
+  #deliver (peer: Peer, fn: () => void): void {
+    const outer = this.#delivering
+    this.#delivering = peer
+    try {
+      fn()
+    } finally {
+      this.#delivering = outer
+    }
+  }
+
+  #onPeerClosed (peer: SwitchPeer, reason: Error | undefined): void {
+    if (!this.#peers.contains(peer)) return
+    // CometBFT: an MConnection error calls `onPeerError` = `StopPeerForError`, so a persistent peer is redialed.
+    void this.#removePeer(peer, reason ?? new ConnectionClosedError('the connection was closed'))
+  }
+
+  /**
+   * CometBFT `stopAndRemovePeer` (+ `StopPeerForError`'s redial): removes the peer from the set, tells the
+   * reactors (`removed` with the reason) and closes the connection: at once for an error, after a bounded
+   * flush for a graceful stop.
+   */
+  async #removePeer (peer: SwitchPeer, reason: Error | undefined): Promise<void> {
+    if (!this.#peers.remove(peer)) return
+    this.#peerList.next(this.#peers.list())
+    if (reason !== undefined) {
+      peer.mconn.stop(reason)
+      peer.raw.destroy()
+    }
+    this.#emit({ type: 'removed', peer, reason })
+    if (reason === undefined) await this.#closeGracefully(peer)
+    if (reason !== undefined && peer.isPersistent && this.#state === 'running') {
+      // CometBFT `StopPeerForError`: redial the socket address of an outbound peer, the self-reported address of an inbound one.
+      let addr: NetAddress | undefined = peer.socketAddr
+      if (!peer.isOutbound) {
+        try {
+          addr = nodeInfoAddress(peer.nodeInfo)
+        } catch {
+          addr = undefined
+        }
+      }
+      if (addr !== undefined) this.#reconnect(addr)
+    }
+  }
+
+  /** Flushes the peer's queues, waits for the remote to close, within the stop deadline; then closes. */
+  async #closeGracefully (peer: SwitchPeer): Promise<void> {
+    const deadlineMs = this.#init.stopFlushTimeoutMs ?? DEFAULT_STOP_FLUSH_TIMEOUT_MS
+    await new Promise<void>((resolve) => {
+      const sub = new Subscription()
+      const done = (): void => {
+        sub.unsubscribe()
+        resolve()
+      }
+      sub.add(this.scheduler.schedule(done, deadlineMs))
+      peer.mconn.flushStop().then(() => {
+        if (!sub.closed) sub.add(peer.raw.closed$.subscribe(() => { done() }))
+      }, done)
+    })
+    peer.mconn.stop()
+    peer.raw.destroy()
+  }
+
+  /**
+   * CometBFT `reconnectToPeer`: one loop per ID; ends on success, on `ErrCurrentlyDialingOrExistingAddress`,
+   * when the Switch stops, or after the last attempt (the address is then left to PEX).
+   */
+  #reconnect (addr: NetAddress): void {
+    if (this.#state !== 'running' || this.#reconnecting.has(addr.id)) return
+    let finished = false
+    const sub = reconnect(async () => await this.#dialPeer(addr), {
+      ...this.#init.reconnect,
+      scheduler: this.scheduler,
+      random: this.#random,
+      isFatal: (err) => err instanceof AlreadyConnectedError || (err instanceof PeerRejectedError && err.reason === 'stopped')
+    }).subscribe({
+      complete: () => {
+        finished = true
+        if (this.#reconnecting.get(addr.id) === sub) this.#reconnecting.delete(addr.id)
+      }
+    })
+    if (!finished) this.#reconnecting.set(addr.id, sub)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // reactors
+
+  #context (entry: ReactorEntry): ReactorContext {
+    return {
+      envelopes$: entry.envelopes.asObservable(),
+      peerEvents$: this.peerEvents$,
+      peers$: this.peers$,
+      peers: this.#peers,
+      scheduler: this.scheduler,
+      nodeInfo: this.#nodeInfo,
+      maxInboundPeers: this.maxInboundPeers,
+      maxOutboundPeers: this.maxOutboundPeers,
+      numPeers: () => this.numPeers(),
+      isDialingOrExistingAddress: (address) => this.isDialingOrExistingAddress(address),
+      isPeerUnconditional: (id) => this.isPeerUnconditional(id)
+    }
+  }
+
+  #runReactor (entry: ReactorEntry): void {
+    if (this.#state !== 'running') return
+    let actions$: Observable<Action>
+    try {
+      actions$ = entry.reactor.run(this.#context(entry))
+    } catch (err) {
+      this.#onReactorError(entry, err)
+      return
+    }
+    let failed = false
+    const sub = actions$.subscribe({
+      next: (action) => { this.#execute(entry, action) },
+      error: (err: unknown) => {
+        failed = true
+        this.#onReactorError(entry, err)
+      }
+    })
+    if (!failed) entry.run = sub
+  }
+
+  /**
+   * A reactor's pipeline failed: report it, stop the peer whose message (or `added` event) was being
+   * delivered when it failed, and subscribe again after a pause. The node goes on.
+   */
+  #onReactorError (entry: ReactorEntry, err: unknown): void {
+    entry.run = undefined
+    const peer = this.#delivering
+    const cause = asError(err)
+    const error = new ReactorError(`reactor ${entry.reactor.name} failed: ${cause.message}`, { cause })
+    this.#reactorErrors.next({ reactor: entry.reactor.name, error, peer })
+    const culprit = peer === undefined ? undefined : this.#resolve(peer)
+    if (culprit !== undefined) void this.#removePeer(culprit, error)
+    if (this.#state !== 'running') return
+    const delay = this.#init.reactorRestartDelayMs ?? DEFAULT_REACTOR_RESTART_DELAY_MS
+    const task = this.scheduler.schedule(() => {
+      this.#tasks.remove(task)
+      this.#runReactor(entry)
+    }, delay)
+    this.#tasks.add(task)
+  }
+
+  #execute (entry: ReactorEntry, action: Action): void {
+    try {
+      switch (action.type) {
+        case 'send': {
+          const peer = this.#resolve(action.to)
+          if (peer !== undefined) this.#send(peer, action.chId, action.message, action.mode)
+          break
+        }
+        case 'broadcast': {
+          for (const peer of this.#targets(action.except)) this.#send(peer, action.chId, action.message, action.mode)
+          break
+        }
+        case 'stopPeer': {
+          const peer = this.#resolve(action.peer)
+          if (peer !== undefined) void this.#removePeer(peer, action.reason)
+          break
+        }
+        case 'dial': {
+          this.dial(action.address, { persistent: action.persistent }).catch(() => {})
+          break
+        }
+      }
+    } catch (err) {
+      const cause = asError(err)
+      this.#reactorErrors.next({
+        reactor: entry.reactor.name,
+        error: new ReactorError(`reactor ${entry.reactor.name}: action ${action.type} failed: ${cause.message}`, { cause }),
+        peer: undefined
+      })
+    }
+  }
+
+  #send (peer: Peer, chId: number, message: Uint8Array, mode: SendMode): void {
+    if (mode === 'trySend') peer.trySend(chId, message)
+    else void peer.send(chId, message)
+  }
+}
+
+function asError (err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err))
+}
