@@ -282,8 +282,7 @@ export function runWithDeadline<T> (task: (signal: AbortSignal) => Promise<T>, i
       }
     }
     const onAbort = (): void => {
-      const reason: unknown = init.signal?.reason
-      finish(reason instanceof Error ? reason : new AbortError(`${init.what} aborted`))
+      finish(abortReason(init.signal?.reason, init.what))
     }
     if (init.signal?.aborted === true) {
       onAbort()
@@ -304,6 +303,19 @@ export function runWithDeadline<T> (task: (signal: AbortSignal) => Promise<T>, i
       finish(err instanceof Error ? err : new HandshakeError(String(err)))
     })
   })
+}
+
+/**
+ * The error an aborted operation rejects with: the signal's reason when it is an Error of ours or the caller's,
+ * else (the default `DOMException`s of `abort()` / `AbortSignal.timeout()`) {@link AbortError} or
+ * {@link TimeoutError} with the reason as cause.
+ */
+function abortReason (reason: unknown, what: string): Error {
+  if (reason instanceof DOMException || !(reason instanceof Error)) {
+    if (reason instanceof DOMException && reason.name === 'TimeoutError') return new TimeoutError(`${what} timed out (signal)`, { cause: reason })
+    return new AbortError(`${what} aborted`, { cause: reason })
+  }
+  return reason
 }
 
 /** `BytesValue{value = key}` with its length prefix: `22 0a 20 <32 bytes>`. */

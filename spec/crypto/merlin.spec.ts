@@ -10,7 +10,7 @@ const enc = new TextEncoder()
 /** Runs the vector's ops; returns the last challenge. */
 function run (ops: Op[]): Uint8Array {
   let t: Transcript | undefined
-  let last = new Uint8Array(0)
+  let last: Uint8Array = new Uint8Array(0)
   const bound = new Map<string, Uint8Array>()
   const message = (op: Op): Uint8Array => {
     if (op.message_utf8 !== undefined) return enc.encode(op.message_utf8)
