@@ -140,6 +140,7 @@ export class AddrBook {
   readonly #ourAddrs = new Set<string>()
   readonly #ourIds = new Set<NodeId>()
   readonly #privateIds = new Set<NodeId>()
+  readonly #newBucketCache = new Map<string, number>()
 
   readonly #events = new Subject<AddrBookEvent>()
   #state: 'idle' | 'starting' | 'started' | 'stopped' = 'idle'
@@ -192,13 +193,15 @@ export class AddrBook {
   async start (): Promise<void> {
     if (this.#state !== 'idle') return
     this.#state = 'starting'
+    let data: AddrBookData | undefined
     try {
-      const data = this.#store !== undefined ? await this.#store.load() : undefined
-      if (data !== undefined) this.#restore(data)
+      data = this.#store !== undefined ? await this.#store.load() : undefined
     } catch (err) {
-      this.#state = 'idle'
+      if (this.#state === 'starting') this.#state = 'idle'
       throw err
     }
+    if (this.#state !== 'starting') return // stopped while loading
+    if (data !== undefined) this.#restore(data)
     this.#state = 'started'
     if (this.#store !== undefined && this.#saveIntervalMs > 0) {
       const book = this
@@ -284,6 +287,7 @@ export class AddrBook {
   // Entries the book could never hold are skipped: an invalid address, no bucket, or an ID already present.
   #restore (data: AddrBookData): void {
     this.#key = data.key
+    this.#newBucketCache.clear()
     let skipped = 0
     for (const info of data.addrs) {
       const ka = new KnownAddress(info.addr.canonical(), info.src.canonical(), [], info.attempts, info.bucketType,
@@ -666,10 +670,19 @@ export class AddrBook {
   // shape matters: a source group reaches 32 new buckets, an address group 4 old buckets).
 
   // hash(key || group(src) || be64(hash(key || group(addr) || group(src)) % 32)) % 256
+  // It depends only on the two groups, so it is cached per pair (cleared when the key changes).
   #calcNewBucket (addr: NetAddress, src: NetAddress): number {
     const srcGroup = src.groupKey(this.#strict)
-    const h1 = hashMod([this.#key, addr.groupKey(this.#strict), srcGroup], undefined, NEW_BUCKETS_PER_GROUP)
-    return hashMod([this.#key, srcGroup], h1, NEW_BUCKET_COUNT)
+    const addrGroup = addr.groupKey(this.#strict)
+    const pair = `${addrGroup}|${srcGroup}`
+    let bucket = this.#newBucketCache.get(pair)
+    if (bucket === undefined) {
+      const h1 = hashMod([this.#key, addrGroup, srcGroup], undefined, NEW_BUCKETS_PER_GROUP)
+      bucket = hashMod([this.#key, srcGroup], h1, NEW_BUCKET_COUNT)
+      if (this.#newBucketCache.size >= 65536) this.#newBucketCache.clear()
+      this.#newBucketCache.set(pair, bucket)
+    }
+    return bucket
   }
 
   // hash(key || group(addr) || be64(hash(key || addr) % 4)) % 64

@@ -83,8 +83,11 @@ export class NetAddress {
 
   /** `id@host:port`, or `host:port` when the ID is empty. */
   toString (): string {
-    return this.id === '' ? this.hostPort : `${this.id}@${this.hostPort}`
+    this.#string ??= this.id === '' ? this.hostPort : `${this.id}@${this.hostPort}`
+    return this.#string
   }
+
+  #string: string | undefined
 
   /** Same ID, host and port. */
   equals (other: NetAddress): boolean {
@@ -112,11 +115,19 @@ export class NetAddress {
    * compressed and lowercase); `this` when it already is, or when the host is not an IP.
    */
   canonical (): NetAddress {
-    const ip = this.ip
-    if (ip === undefined) return this
-    const host = formatIp(ip)
-    return host === this.host ? this : new NetAddress(this.id, host, this.port)
+    if (this.#canonical === undefined) {
+      const ip = this.ip
+      const host = ip === undefined ? this.host : formatIp(ip)
+      this.#canonical = host === this.host ? this : new NetAddress(this.id, host, this.port)
+    }
+    return this.#canonical
   }
+
+  // Caches: a NetAddress never changes, and the address book asks these questions on every gossip.
+  #canonical: NetAddress | undefined
+  #validity: 'invalid ID' | 'no IP' | 'invalid IP' | '' | undefined
+  #routable: boolean | undefined
+  #groups: [string | undefined, string | undefined] = [undefined, undefined]
 
   /**
    * CometBFT's `Valid()`: the ID is 40 hex characters and the host is an IP that is not unspecified
@@ -128,11 +139,15 @@ export class NetAddress {
 
   /** Why {@link NetAddress.isValid} is false (`'invalid ID'`, `'no IP'`, `'invalid IP'`), or `undefined`. */
   validityError (): 'invalid ID' | 'no IP' | 'invalid IP' | undefined {
-    if (!isValidNodeId(this.id)) return 'invalid ID'
-    const ip = this.ip
-    if (ip === undefined) return 'no IP'
-    if (isUnspecifiedIp(ip) || inIpNet(ip, RFC3849) || isBroadcastIp(ip)) return 'invalid IP'
-    return undefined
+    if (this.#validity === undefined) {
+      const ip = this.ip
+      this.#validity = !isValidNodeId(this.id)
+        ? 'invalid ID'
+        : ip === undefined
+          ? 'no IP'
+          : isUnspecifiedIp(ip) || inIpNet(ip, RFC3849) || isBroadcastIp(ip) ? 'invalid IP' : ''
+    }
+    return this.#validity === '' ? undefined : this.#validity
   }
 
   /** CometBFT's `Local()`: a loopback address (`127.0.0.0/8`, `::1`) or one in `0.0.0.0/8`. */
@@ -152,8 +167,9 @@ export class NetAddress {
    * ```
    */
   isRoutable (): boolean {
-    return this.isValid() && !this.isRfc1918() && !this.isRfc3927() && !this.isRfc4862() &&
+    this.#routable ??= this.isValid() && !this.isRfc1918() && !this.isRfc3927() && !this.isRfc4862() &&
       !this.isRfc4193() && !this.isRfc4843() && !this.isLocal()
+    return this.#routable
   }
 
   /** IPv4 private networks: `10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`. */
@@ -198,6 +214,11 @@ export class NetAddress {
    * ```
    */
   groupKey (strict = true): string {
+    const i = strict ? 0 : 1
+    return (this.#groups[i] ??= this.#groupKey(strict))
+  }
+
+  #groupKey (strict: boolean): string {
     if (strict && this.isLocal()) return 'local'
     if (strict && !this.isRoutable()) return 'unroutable'
     const ip = this.ip

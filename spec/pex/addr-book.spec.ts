@@ -512,6 +512,25 @@ describe('pex/addr-book', () => {
       await bare.stop()
     })
 
+    it('a stop while the file is still loading leaves no timer and writes nothing', async () => {
+      const clock = virtualClock()
+      let release: (d: AddrBookData | undefined) => void = () => {}
+      let saves = 0
+      const store: AddrBookStore = {
+        load: async () => await new Promise<AddrBookData | undefined>((resolve) => { release = resolve }),
+        save: async () => { saves++ }
+      }
+      const book = new AddrBook({ store, scheduler: clock })
+      const starting = book.start()
+      await book.stop()
+      release({ key: 'k', addrs: [] })
+      await starting
+      clock.advance(10 * MIN)
+      await settle()
+      expect([saves, clock.actions.length]).to.deep.equal([0, 0])
+      expect(book.key).to.not.equal('k')
+    })
+
     it('never runs two saves at once: the next starts when the previous is done, in order', async () => {
       const clock = virtualClock()
       const calls: number[] = []
