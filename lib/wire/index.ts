@@ -1,5 +1,7 @@
 export * from './delimited.js'
 export * from './packet.js'
+export * from './auth-sig.js'
+export * from './node-info.js'
 export * from './mempool.js'
 export * from './consensus.js'
 export * from './pex.js'
