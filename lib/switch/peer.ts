@@ -70,7 +70,7 @@ export interface Peer {
   /**
    * Pauses reading from this peer until the returned function is called. Holds from several callers add
    * up; reading resumes when all are released. The remote then feels TCP backpressure. Used by
-   * {@link mergeMapPerPeer}.
+   * `mergeMapPerPeer`.
    */
   holdReading (): () => void
 }
