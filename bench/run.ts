@@ -3,7 +3,7 @@
  *
  * ```
  * node --import tsx run.ts [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline]
- *                          [--json <file>] [--cpu-prof <dir>] [--no-pin] [--list]
+ *                          [--json <file>] [--cpu-prof <dir>] [--no-pin] [--worker-flag <node flag>]... [--list]
  * ```
  *
  * Runs the selected cases (all by default) one after the other, each between fresh worker processes, then
@@ -19,13 +19,13 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { runCases, type RunOptions } from './harness/case.js'
 import { resultTables, targetLines } from './harness/table.js'
-import { BENCH_DIR, nodeWorkerFlags, pinning } from './harness/workers.js'
+import { BENCH_DIR, nodeWorkerFlags, pinning, profiling } from './harness/workers.js'
 import { buildRegistry } from './suites/index.js'
 
-interface Args { pin: boolean, quick: boolean, cases: string[], reps?: number, list: boolean, json?: string, baselines: boolean, cpuProf?: string }
+interface Args { workerFlags: string[], pin: boolean, quick: boolean, cases: string[], reps?: number, list: boolean, json?: string, baselines: boolean, cpuProf?: string }
 
 function parseArgs (argv: string[]): Args {
-  const a: Args = { pin: true, quick: false, cases: [], list: false, baselines: true }
+  const a: Args = { workerFlags: [], pin: true, quick: false, cases: [], list: false, baselines: true }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const value = (): string => {
@@ -44,8 +44,9 @@ function parseArgs (argv: string[]): Args {
       case '--no-baseline': a.baselines = false; break
       case '--cpu-prof': a.cpuProf = val(); break
       case '--no-pin': a.pin = false; break
+      case '--worker-flag': a.workerFlags.push(val()); break
       case '--help': case '-h':
-        console.log('usage: npm run bench -- [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline] [--json <file>] [--cpu-prof <dir>] [--no-pin] [--list]')
+        console.log('usage: npm run bench -- [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline] [--json <file>] [--cpu-prof <dir>] [--no-pin] [--worker-flag <node flag>]... [--list]')
         process.exit(0)
         break
       default: throw new Error(`unknown argument ${arg} (try --help)`)
@@ -70,9 +71,10 @@ async function main (): Promise<void> {
   }
   if (args.cpuProf !== undefined) {
     fs.mkdirSync(args.cpuProf, { recursive: true })
-    nodeWorkerFlags.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(args.cpuProf)}`)
+    profiling.dir = path.resolve(args.cpuProf)
   }
   if (!args.pin) pinning.enabled = false
+  nodeWorkerFlags.push(...args.workerFlags)
   const cases = registry.select(args.cases, args.baselines)
   const opts: RunOptions = { quick: args.quick, reps: args.reps ?? (args.quick ? 3 : 5), log: (s) => { process.stderr.write(s + '\n') } }
   const load0 = os.loadavg()

@@ -52,7 +52,8 @@ async function cpu (w: Worker): Promise<{ us: number, t: number }> {
   return { us: Number(m.user) + Number(m.system), t: Number(m.t) }
 }
 
-interface Transfer { bytes: number, us: number, mbps: number, sendCpu: number, recvCpu: number }
+/** One timed transfer: payload bytes, wall µs, MB/s, CPU share of each side, CPU ns per payload byte of each side. */
+interface Transfer { bytes: number, us: number, mbps: number, sendCpu: number, recvCpu: number, sendNsPerByte: number, recvNsPerByte: number }
 
 async function transfer (snd: Worker, rcv: Worker, bytes: number, size: number, timeoutMs: number): Promise<Transfer> {
   await rcv.ctl.request({ op: 'expect', bytes: Math.ceil(bytes / size) * size }, 'armed')
@@ -68,7 +69,9 @@ async function transfer (snd: Worker, rcv: Worker, bytes: number, size: number, 
     us,
     mbps: total / us,
     sendCpu: (s1.us - s0.us) / (s1.t - s0.t),
-    recvCpu: (r1.us - r0.us) / (r1.t - r0.t)
+    recvCpu: (r1.us - r0.us) / (r1.t - r0.t),
+    sendNsPerByte: (s1.us - s0.us) * 1000 / total,
+    recvNsPerByte: (r1.us - r0.us) * 1000 / total
   }
 }
 
@@ -103,6 +106,7 @@ export function pairCase (init: PairCaseInit): BenchCase {
     run: async (opts: RunOptions): Promise<Metrics> => {
       const { snd, rcv, setupUs, stop } = await connectPair(init)
       try {
+        const setup = await rcv.ctl.request({ op: 'stats' }, 'stats')
         const size = init.size
         const repSeconds = init.repSeconds ?? (opts.quick ? 0.2 : 0.6)
         const timeoutMs = 120_000
@@ -119,7 +123,7 @@ export function pairCase (init: PairCaseInit): BenchCase {
         for (let i = 0; i < opts.reps; i++) {
           const t = await transfer(snd, rcv, repBytes, size, timeoutMs)
           reps.push(t)
-          opts.log(`  rep ${i + 1}: ${fmt(t.mbps)} MB/s  (cpu send ${(t.sendCpu * 100).toFixed(0)}%, recv ${(t.recvCpu * 100).toFixed(0)}%)`)
+          opts.log(`  rep ${i + 1}: ${fmt(t.mbps)} MB/s  (cpu send ${(t.sendCpu * 100).toFixed(0)}% ${t.sendNsPerByte.toFixed(2)} ns/B, recv ${(t.recvCpu * 100).toFixed(0)}% ${t.recvNsPerByte.toFixed(2)} ns/B)`)
         }
         const rttSize = init.rttSize ?? 64
         await rcv.ctl.request({ op: 'echo', size: rttSize }, 'ok')
@@ -132,9 +136,12 @@ export function pairCase (init: PairCaseInit): BenchCase {
           mbpsReps: reps.map((r) => r.mbps),
           sendCpu: median(reps.map((r) => r.sendCpu)),
           recvCpu: median(reps.map((r) => r.recvCpu)),
+          sendNsPerByte: median(reps.map((r) => r.sendNsPerByte)),
+          recvNsPerByte: median(reps.map((r) => r.recvNsPerByte)),
           rttP50: quantile(rtts, 0.5),
           rttP99: quantile(rtts, 0.99),
           recvPeakRssMiB: Number(stats.maxRssKiB) / 1024,
+          recvSetupRssMiB: Number(setup.rssKiB) / 1024,
           sendPeakRssMiB: Number(sstats.maxRssKiB) / 1024,
           setupUs,
           repBytes

@@ -29,8 +29,11 @@ export interface Worker {
   stop (): Promise<void>
 }
 
-/** Extra Node flags for every Node worker (e.g. `--cpu-prof`), set by the CLI. */
+/** Extra Node flags for every Node worker, set by the CLI. */
 export const nodeWorkerFlags: string[] = []
+
+/** When set, Node workers write V8 CPU profiles to `<dir>/<role>/` (`--cpu-prof`). */
+export const profiling: { dir: string | undefined } = { dir: undefined }
 
 /**
  * CPU pinning: with two or more cores and `taskset` available, the sender runs on CPU 0 and the receiver on
@@ -52,7 +55,7 @@ function hasTaskset (): boolean {
 export async function startWorker (spec: WorkerSpec, name: string): Promise<Worker> {
   const stdio: Array<'ignore' | 'inherit' | 'pipe'> = ['ignore', 'inherit', 'inherit', 'pipe']
   let [cmd, args] = 'stack' in spec
-    ? [process.execPath, ['--import', 'tsx', ...nodeWorkerFlags, ...(spec.nodeArgs ?? []), path.join(BENCH_DIR, 'harness', 'worker.ts'), name]]
+    ? [process.execPath, ['--import', 'tsx', ...nodeWorkerFlags, ...(profiling.dir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profiling.dir, name)}`] : []), ...(spec.nodeArgs ?? []), path.join(BENCH_DIR, 'harness', 'worker.ts'), name]]
     : [spec.command, spec.args ?? []]
   const cpu = pinning.cpus[name]
   if (pinning.enabled && cpu !== undefined) [cmd, args] = ['taskset', ['-c', String(cpu), cmd, ...args]]

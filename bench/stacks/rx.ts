@@ -5,17 +5,28 @@
  *
  * Params: `encrypt` (boolean), `rateLimited` (keep the default 5,120,000 B/s send and receive limits; else both
  * are 0 = unlimited), `flushThrottleMs` (@default 0), `sendQueueCapacity` (@default 100),
- * `handshake: 'secret' | 'upgrade'` (what the handshake timing covers, @default 'upgrade').
+ * `handshake: 'secret' | 'upgrade'` (what the handshake timing covers, @default 'upgrade'),
+ * `maxPacketMsgPayloadSize` (@default the library's, 1024).
+ *
+ * The library is loaded from `RX_BENCH_LIB` when set (a directory laid out like `lib/`), so a patched copy can be
+ * measured against the tree: `RX_BENCH_LIB=$PWD/../.tmp/exp/lib npm run bench -- --case mconn-64k`.
  *
  * @module
  */
 import type * as net from 'node:net'
+import * as path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { DuplexConnection } from '../../lib/transport/duplex.js'
-import { TcpConnection } from '../../lib/transport/tcp.js'
-import { MConnection, type MConnectionInit } from '../../lib/conn/mconnection.js'
+import type { MConnectionInit } from '../../lib/conn/mconnection.js'
 import type { NodeKey } from '../../lib/crypto/node-key.js'
 import type { NodeInfo } from '../../lib/wire/node-info.js'
 import type { Pipe, Received, Stack, StackParams } from '../harness/stack.js'
+
+const LIB = process.env.RX_BENCH_LIB ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../lib')
+const lib = async <T> (file: string): Promise<T> => await import(pathToFileURL(path.join(LIB, file)).href) as T
+
+const { TcpConnection } = await lib<typeof import('../../lib/transport/tcp.js')>('transport/tcp.ts')
+const { MConnection } = await lib<typeof import('../../lib/conn/mconnection.js')>('conn/mconnection.ts')
 
 const CH = 0x20
 
@@ -24,7 +35,7 @@ let identity: Promise<{ nodeKey: NodeKey, nodeInfo: NodeInfo }> | undefined
 /** One node key and NodeInfo per process, as a node has; loaded only by the encrypted cases. */
 async function ourIdentity (): Promise<{ nodeKey: NodeKey, nodeInfo: NodeInfo }> {
   identity ??= (async () => {
-    const { NodeKey } = await import('../../lib/crypto/node-key.js')
+    const { NodeKey } = await lib<typeof import('../../lib/crypto/node-key.js')>('crypto/node-key.ts')
     const nodeKey = NodeKey.generate()
     const nodeInfo: NodeInfo = {
       protocolVersion: { p2p: 8, block: 11, app: 0 },
@@ -45,16 +56,17 @@ async function secure (socket: net.Socket, params: StackParams): Promise<DuplexC
   const raw = new TcpConnection(socket)
   const { nodeKey, nodeInfo } = await ourIdentity()
   if (params.handshake === 'secret') {
-    const { makeSecretConnection } = await import('../../lib/conn/secret-connection.js')
+    const { makeSecretConnection } = await lib<typeof import('../../lib/conn/secret-connection.js')>('conn/secret-connection.ts')
     return await makeSecretConnection(raw, nodeKey)
   }
-  const { upgradeConnection } = await import('../../lib/transport/upgrade.js')
+  const { upgradeConnection } = await lib<typeof import('../../lib/transport/upgrade.js')>('transport/upgrade.ts')
   return (await upgradeConnection(raw, { nodeKey, nodeInfo })).conn
 }
 
 async function setup (socket: net.Socket, params: StackParams): Promise<Pipe> {
   const conn: DuplexConnection = params.encrypt === true ? await secure(socket, params) : new TcpConnection(socket)
   const init: MConnectionInit = { flushThrottleMs: Number(params.flushThrottleMs ?? 0) }
+  if (params.maxPacketMsgPayloadSize !== undefined) init.maxPacketMsgPayloadSize = Number(params.maxPacketMsgPayloadSize)
   if (params.rateLimited !== true) {
     init.sendRate = 0
     init.recvRate = 0

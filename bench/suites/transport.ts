@@ -35,6 +35,7 @@ const throughputColumns: Column[] = [
   { header: 'MB/s', cell: (r) => fmt(num(r, 'mbps')) },
   { header: '× raw TCP', cell: (r, res) => { const x = ratioTo(r, res, r.case.baseline ?? (r.case.id.startsWith('raw-tcp') ? r.case.id : undefined)); return x === undefined ? '–' : x.toFixed(2) } },
   { header: 'CPU send/recv', cell: (r) => `${pct(num(r, 'sendCpu'))}/${pct(num(r, 'recvCpu'))}` },
+  { header: 'CPU ns/B send/recv', cell: (r) => `${num(r, 'sendNsPerByte')?.toFixed(2) ?? '–'}/${num(r, 'recvNsPerByte')?.toFixed(2) ?? '–'}` },
   { header: 'RTT p50 µs', cell: (r) => fmt(num(r, 'rttP50')) },
   { header: 'RTT p99 µs', cell: (r) => fmt(num(r, 'rttP99')) },
   { header: 'recv peak RSS MiB', cell: (r) => fmt(num(r, 'recvPeakRssMiB')) }
@@ -48,7 +49,7 @@ export function registerTransportSuite (reg: Registry): void {
     columns: throughputColumns,
     notes: [
       'MB/s = 10^6 payload bytes per second, median of the timed repetitions; × raw TCP = against raw TCP at the same size in this run.',
-      'CPU = CPU time / wall time of each process during the timed transfers (100% = one core busy).'
+      'CPU = CPU time / wall time of each process during the timed transfers (100% = one core busy); ns/B = CPU time per payload byte (less sensitive to other load than MB/s).'
     ]
   })
   reg.addGroup({
@@ -90,6 +91,16 @@ export function registerTransportSuite (reg: Registry): void {
       pairCase({ id: `mconn-${tag}`, group: 'plain', title: 'rx-p2p MConnection', size, stack: 'rx', params: {}, baseline: raw, description: 'flushThrottleMs 0, sendRate/recvRate 0, sendQueueCapacity 100' })
     )
   }
+  reg.add(pairCase({
+    id: 'mconn-64k-pkt64k',
+    group: 'plain',
+    title: 'rx-p2p MConnection, 64 KiB packets (diagnostic)',
+    size: 64 * KiB,
+    stack: 'rx',
+    params: { maxPacketMsgPayloadSize: 65536 },
+    baseline: 'raw-tcp-64k',
+    description: 'maxPacketMsgPayloadSize 65536 on both ends (not CometBFT-compatible unless configured so): shows the per-packet share of the 64 KiB cost'
+  }))
   reg.add(pairCase({
     id: 'mconn-rate-64k',
     group: 'rate',
