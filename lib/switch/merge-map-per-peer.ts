@@ -28,8 +28,9 @@ interface PeerState<M> {
  * backpressure) instead of buffering without limit as a plain `mergeMap` or `concatMap` would. Other peers
  * are not affected.
  *
- * The pause takes effect at the next read: the messages of a read already in progress (at most one socket
- * chunk's worth) are queued and handled in order.
+ * With the Switch's peers the pause takes effect right after the message being delivered (the MConnection
+ * stops decoding when a hold is taken); a peer implementation that stops later only makes this operator queue
+ * the extra envelopes, in order, until they can start.
  *
  * If `project` throws or its result errors, the pipeline does not fail: the envelope's sender is stopped
  * with the error (see {@link mapToActions}).
