@@ -1,9 +1,10 @@
 import { expect } from 'chai'
-import { EMPTY, NEVER, VirtualTimeScheduler } from 'rxjs'
+import { EMPTY, map, NEVER, tap, timer, VirtualTimeScheduler } from 'rxjs'
 import { NodeKey } from '../../lib/crypto/node-key.js'
 import { ConnectionClosedError, PeerRejectedError, TimeoutError } from '../../lib/errors.js'
 import type { PeerEvent } from '../../lib/switch/events.js'
 import type { Reactor } from '../../lib/switch/reactor.js'
+import { mergeMapPerPeer } from '../../lib/switch/merge-map-per-peer.js'
 import { Switch } from '../../lib/switch/switch.js'
 import type { Transport } from '../../lib/transport/transport.js'
 import { TestNetwork } from '../../lib/testing/network.js'
@@ -160,5 +161,44 @@ describe('switch/Switch in virtual time (MemoryNetwork)', () => {
     await net.advance(10)
     expect(net.switches[0]!.peers.size).to.equal(3)
     expect(net.switches[0]!.numPeers()).to.deep.equal({ outbound: 0, inbound: 1, dialing: 0 })
+  })
+
+  it('a slow reactor under mergeMapPerPeer slows the sender down to its pace (backpressure to the socket)', async () => {
+    const SLOW = 0x61
+    let processed = 0
+    const slow: Reactor = {
+      name: 'slow',
+      channels: [{ id: SLOW, priority: 1, sendQueueCapacity: 10 }],
+      run: (ctx) => ctx.envelopes$.pipe(
+        mergeMapPerPeer(() => timer(100, ctx.scheduler).pipe(tap(() => { processed++ }), map(() => []))) // 10 messages/s
+      )
+    }
+    net = await TestNetwork.create({ size: 2, reactors: () => [slow], yieldToEventLoop: async () => { await new Promise((resolve) => setImmediate(resolve)) } })
+    await net.connect(0, 1)
+    const peer = net.switches[0]!.peers.get(net.switches[1]!.nodeId)!
+    let offered = 0
+    let accepted = 0
+    let sending = true
+    const offer = (): void => {
+      if (!sending) return
+      offered++
+      if (peer.trySend(SLOW, new Uint8Array(8192))) accepted++
+      net!.scheduler.schedule(offer, 5) // a fresh action each time (a VirtualAction rescheduling itself nests)
+    }
+    net.scheduler.schedule(offer, 5)
+    const samples: Array<{ accepted: number, processed: number }> = []
+    for (let i = 0; i < 6; i++) {
+      await net.advance(5000)
+      samples.push({ accepted, processed })
+    }
+    sending = false
+    expect(offered).to.be.greaterThan(5900) // 200 offers a second for 30 s
+    expect(processed).to.be.within(295, 301) // the reader's pace: 10 a second
+    for (const { accepted, processed } of samples) {
+      // the sender is held to the reader: what it got queued is what was handled plus the buffers on the way
+      // (its channel queue, the MConnection write buffer, the link, one held chunk), a bounded amount
+      expect(accepted - processed).to.be.within(0, 60)
+    }
+    expect(net.switches[0]!.peers.size).to.equal(1)
   })
 })
