@@ -15,7 +15,7 @@
  */
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs'
 import { AbortError, ChallengeVerificationError, DecodeError, HandshakeError, TimeoutError, TruncatedFrameError, UnsupportedKeyTypeError } from '../errors.js'
-import { FRAME_DATA_MAX, FRAME_LEN_SIZE, FrameAead, SEALED_FRAME_SIZE, type AeadBackend } from '../crypto/aead.js'
+import { allocUnsafeBytes, FRAME_DATA_MAX, FRAME_LEN_SIZE, FrameAead, SEALED_FRAME_SIZE, type AeadBackend } from '../crypto/aead.js'
 import { ED25519_PUBLIC_KEY_SIZE, ED25519_SIGNATURE_SIZE, verifyEd25519 } from '../crypto/ed25519.js'
 import { compareBytes, deriveSecrets, handshakeChallenge, type SecretConnectionKeys } from '../crypto/key-schedule.js'
 import { nodeIdFromPublicKey, type NodeKey } from '../crypto/node-key.js'
@@ -170,7 +170,7 @@ export class SecretConnection extends AbstractDuplex {
     }
     const frames = Math.floor(have / SEALED_FRAME_SIZE)
     // Frame i is opened at `pos` (≤ i * 1024), its data moved down over its own length prefix.
-    const out = Buffer.allocUnsafe(frames * FRAME_DATA_MAX + FRAME_LEN_SIZE)
+    const out = allocUnsafeBytes(frames * FRAME_DATA_MAX + FRAME_LEN_SIZE)
     let pos = 0
     let off = 0
     let failure: Error | undefined
