@@ -175,6 +175,11 @@ export class AddrBook {
     return this.#key
   }
 
+  /** True between a completed {@link AddrBook.start} (the store loaded) and {@link AddrBook.stop}. */
+  get isStarted (): boolean {
+    return this.#state === 'started'
+  }
+
   /** Whether only routable addresses are accepted (`addr_book_strict`). */
   get addrBookStrict (): boolean {
     return this.#strict
