@@ -13,6 +13,7 @@ import { upgradeConnection, type UpgradedConnection } from '../../../lib/transpo
 import { CONSENSUS_STATE_CHANNEL, decodeConsensusMessage, encodeNewRoundStep, type NewRoundStep } from '../../../lib/wire/consensus.js'
 import { decodeMempoolMessage, MEMPOOL_CHANNEL } from '../../../lib/wire/mempool.js'
 import type { NodeInfo } from '../../../lib/wire/node-info.js'
+import { decodePexMessage, type PexMessage } from '../../../lib/wire/pex.js'
 import type { CometNode } from './cometbft.js'
 
 /** PEX channel. */
@@ -59,6 +60,8 @@ export class RxPeer {
   readonly mconn: MConnection
   /** Hot, replays all: every NewRoundStep the node sent on 0x20. */
   readonly roundSteps$: Observable<NewRoundStep>
+  /** Hot, replays all: every PEX message the node sent on 0x00. */
+  readonly pex$: Observable<PexMessage>
   /** Hot: every tx the node gossiped on 0x30. */
   readonly txs$: Observable<Uint8Array>
   /** Hot, replays all: decode failures (must stay empty). */
@@ -76,6 +79,8 @@ export class RxPeer {
     this.mconn = new MConnection(upgraded.conn, channels, init)
     const steps = new ReplaySubject<NewRoundStep>()
     const txs = new Subject<Uint8Array>()
+    const pex = new ReplaySubject<PexMessage>()
+    this.pex$ = pex.asObservable()
     const errors = new ReplaySubject<unknown>()
     this.roundSteps$ = steps.asObservable()
     this.txs$ = txs.asObservable()
@@ -91,6 +96,8 @@ export class RxPeer {
             steps.next(nrs)
             if (this.#mirroring) this.mconn.trySend(CONSENSUS_STATE_CHANNEL, encodeNewRoundStep(nrs))
           }
+        } else if (chId === PEX_CHANNEL) {
+          pex.next(decodePexMessage(message))
         } else if (chId === MEMPOOL_CHANNEL) {
           for (const tx of decodeMempoolMessage(message).txs) txs.next(tx.slice())
         }
