@@ -248,6 +248,7 @@ export class MConnection {
       complete: () => { this.#onSourceEnd(undefined) }
     }))
     if (this.#state === CLOSED) return
+    this.#syncPause() // the reader is ours now: resume it unless a hold says otherwise
     const self = this
     const interval = this.#pingIntervalMs
     this.#pingTask = this.#scheduler.schedule(function (this: SchedulerAction<unknown>) {
