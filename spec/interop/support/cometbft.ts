@@ -9,12 +9,12 @@
  *   {@link CometNode.start} runs `cometbft start --proxy_app kvstore` and waits for the RPC; the RPC helpers use
  *   Node's fetch on 127.0.0.1. {@link createCometNetwork} builds several nodes on one genesis.
  * - Every node is stopped and its temp dir removed by {@link CometNode.stop} / {@link stopAll}, and at the
- *   latest when the process exits. The node's output goes to a log file under `.tmp/interop-logs/` (kept for
- *   diagnosis; {@link CometNode.logTail} prints its end).
+ *   latest when the process exits. The node's output goes to a log file under
+ *   `.tmp/interop-logs/run-<time>-<pid>/` (kept for diagnosis; {@link CometNode.logTail} prints its end).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { mkdtemp, readFile, writeFile, copyFile } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import { homedir, tmpdir } from 'node:os'
@@ -98,19 +98,43 @@ export async function freePort (): Promise<number> {
 }
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
-/** The directory the node logs go to (wiped once per test process). */
-export const LOG_DIR = process.env.RX_P2P_INTEROP_LOGS ?? join(REPO_ROOT, '.tmp', 'interop-logs')
-let logDirReady = false
+/** The directory under which each test process keeps its node logs (`run-<time>-<pid>/`). */
+export const LOG_ROOT = process.env.RX_P2P_INTEROP_LOGS ?? join(REPO_ROOT, '.tmp', 'interop-logs')
+/** How many finished runs' log directories are kept. */
+const KEEP_RUNS = 3
+let logDir: string | undefined
 let logSeq = 0
 
-function nextLogPath (name: string): string {
-  if (!logDirReady) {
-    rmSync(LOG_DIR, { recursive: true, force: true })
-    mkdirSync(LOG_DIR, { recursive: true })
-    logDirReady = true
+/**
+ * This process's log directory, made on first use. Several test runs may share the tree at once, so each
+ * gets its own directory; directories of finished runs beyond the newest {@link KEEP_RUNS} are removed.
+ */
+export function logDirectory (): string {
+  if (logDir !== undefined) return logDir
+  mkdirSync(LOG_ROOT, { recursive: true })
+  const finished = readdirSync(LOG_ROOT)
+    .map((name) => ({ name, m: /^run-(\d+)-(\d+)$/.exec(name) }))
+    .filter((e) => e.m !== null && !processAlive(Number(e.m[2])))
+    .sort((a, b) => Number(b.m![1]) - Number(a.m![1]))
+  for (const e of finished.slice(KEEP_RUNS - 1)) rmSync(join(LOG_ROOT, e.name), { recursive: true, force: true })
+  logDir = join(LOG_ROOT, `run-${Date.now()}-${process.pid}`)
+  mkdirSync(logDir, { recursive: true })
+  return logDir
+}
+
+function processAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+function nextLogPath (name: string): string {
+  const dir = logDirectory()
   logSeq++
-  return join(LOG_DIR, `${String(logSeq).padStart(3, '0')}-${name.replace(/[^A-Za-z0-9._-]/g, '_')}.log`)
+  return join(dir, `${String(logSeq).padStart(3, '0')}-${name.replace(/[^A-Za-z0-9._-]/g, '_')}.log`)
 }
 
 const live = new Set<CometNode>()
