@@ -95,6 +95,8 @@ export abstract class AbstractDuplex implements DuplexConnection {
   #delivering = false
   #closed = false
   #needDrain = false
+  /** Chunks put back with unshift: handing them out again must not count them as consumed twice. */
+  readonly #unshifted = new WeakSet<Uint8Array>()
   readonly #closedSubject = new ReplaySubject<Error | undefined>(1)
   readonly #drainSubject = new Subject<void>()
 
@@ -204,6 +206,7 @@ export abstract class AbstractDuplex implements DuplexConnection {
 
   unshift (chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return
+    this.#unshifted.add(chunk)
     if (this.#pendingHead > 0) {
       this.#pending[--this.#pendingHead] = chunk
     } else {
@@ -241,7 +244,7 @@ export abstract class AbstractDuplex implements DuplexConnection {
           this.#pendingHead = 0
         }
         this.#subscriber!.next(chunk)
-        this.onConsumed(chunk)
+        if (!this.#unshifted.delete(chunk)) this.onConsumed(chunk)
       }
       if (this.#readEnded && this.#pendingHead >= this.#pending.length && this.#subscriber !== undefined) {
         const s = this.#subscriber
