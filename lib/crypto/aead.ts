@@ -8,7 +8,8 @@
  *
  * Backends:
  * - `sodium-native` (libsodium, about 1.5 µs per frame): used when it loads;
- * - `node` (Node's `crypto`, about 10 µs per frame): the fallback where sodium-native cannot load.
+ * - `node` (Node's `crypto`, about 10 µs per frame): the fallback where sodium-native cannot load (or when
+ *   `RX_P2P_AEAD=node` is set).
  *
  * @module
  */
@@ -65,8 +66,12 @@ export function availableAeadBackends (): AeadBackend[] {
   return loadSodium() !== undefined ? ['sodium-native', 'node'] : ['node']
 }
 
-/** The backend used when none is named: `sodium-native` when it loads, else `node`. */
+/**
+ * The backend used when none is named: `sodium-native` when it loads, else `node`. Setting the environment
+ * variable `RX_P2P_AEAD=node` selects the fallback everywhere (to test or compare it).
+ */
 export function defaultAeadBackend (): AeadBackend {
+  if (process.env['RX_P2P_AEAD'] === 'node') return 'node'
   return availableAeadBackends()[0]!
 }
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import fc from 'fast-check'
-import { availableAeadBackends, FRAME_SIZE, FrameAead, SEALED_FRAME_SIZE, type AeadBackend } from '../../lib/crypto/aead.js'
+import { availableAeadBackends, defaultAeadBackend, FRAME_SIZE, FrameAead, SEALED_FRAME_SIZE, type AeadBackend } from '../../lib/crypto/aead.js'
 import { DecryptionError, NonceOverflowError } from '../../lib/errors.js'
 import { handshakeVector, hex, type VectorFrame } from '../conn/secret-support.js'
 
@@ -113,6 +113,21 @@ describe('crypto/aead', () => {
       }
       expect(Buffer.concat(out).equals(Buffer.from(data))).to.equal(true)
     }), { numRuns: 50 })
+  })
+
+  it('defaults to sodium-native; RX_P2P_AEAD=node selects the Node crypto fallback', () => {
+    const saved = process.env['RX_P2P_AEAD']
+    try {
+      delete process.env['RX_P2P_AEAD']
+      expect(defaultAeadBackend()).to.equal('sodium-native')
+      expect(new FrameAead(Buffer.alloc(32)).backend).to.equal('sodium-native')
+      process.env['RX_P2P_AEAD'] = 'node'
+      expect(defaultAeadBackend()).to.equal('node')
+      expect(new FrameAead(Buffer.alloc(32)).backend).to.equal('node')
+    } finally {
+      if (saved === undefined) delete process.env['RX_P2P_AEAD']
+      else process.env['RX_P2P_AEAD'] = saved
+    }
   })
 
   it('rejects keys that are not 32 bytes', () => {
