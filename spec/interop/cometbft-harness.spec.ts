@@ -1,6 +1,7 @@
 // The harness itself, against the real binaries: a node starts on loopback with the config the other interop
 // specs rely on, its RPC helpers work, and a three-node network on one genesis connects.
 import { expect } from 'chai'
+import { createServer } from 'node:net'
 import { COMET_VERSIONS, CometNode, createCometNetwork, requireCometBinary, startAll, txHash } from './support/cometbft.js'
 
 for (const version of COMET_VERSIONS) {
@@ -42,6 +43,21 @@ for (const version of COMET_VERSIONS) {
       const txs = await node!.blockTxs(Number(found.height))
       expect(txs.map((t) => Buffer.from(t).toString())).to.include(tx)
       expect(await node!.unconfirmedTxs()).to.be.an('array')
+    })
+
+    it('starts again on new ports when another process took the P2P port first', async function () {
+      const spare = await CometNode.create(bin, { moniker: `harness-port-${version.key}` })
+      const taken = spare.p2pPort
+      const squatter = createServer()
+      await new Promise<void>((resolve) => { squatter.listen(taken, '127.0.0.1', resolve) })
+      try {
+        await spare.start({ waitForBlock: false })
+        expect(spare.p2pPort).to.not.equal(taken)
+        expect((await spare.status()).node_info.listen_addr).to.equal(`tcp://127.0.0.1:${spare.p2pPort}`)
+      } finally {
+        await new Promise((resolve) => { squatter.close(resolve) })
+        await spare.stop()
+      }
     })
 
     it('builds a three-node network on one genesis in which every node peers with the other two', async function () {

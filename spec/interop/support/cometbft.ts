@@ -313,19 +313,33 @@ export class CometNode {
   #exited: Promise<void> | undefined
   #exitCode: number | null | undefined
   #removed = false
+  #p2pPort: number
+  #rpcPort: number
 
   private constructor (
     readonly binary: string,
     readonly home: string,
     readonly moniker: string,
-    readonly p2pPort: number,
-    readonly rpcPort: number,
+    p2pPort: number,
+    rpcPort: number,
     readonly logPath: string,
     id: string,
     chainId: string
   ) {
     this.id = id
     this.chainId = chainId
+    this.#p2pPort = p2pPort
+    this.#rpcPort = rpcPort
+  }
+
+  /** The P2P port on 127.0.0.1. */
+  get p2pPort (): number {
+    return this.#p2pPort
+  }
+
+  /** The RPC port on 127.0.0.1. */
+  get rpcPort (): number {
+    return this.#rpcPort
   }
 
   /** `cometbft init` in a fresh temp dir, then the loopback config. The node is not started. */
@@ -407,6 +421,28 @@ export class CometNode {
    */
   async start (options: { timeoutMs?: number, waitForBlock?: boolean } = {}): Promise<void> {
     if (this.#child !== undefined) throw new Error(`${this.moniker} already started`)
+    // A free port can be taken by another process between freePort() and the node's bind (several test runs
+    // may share the machine): then the node exits at once, and it is started again on new ports.
+    for (let attempt = 1; ; attempt++) {
+      const logStart = this.log().length
+      try {
+        await this.#startOnce(options)
+        return
+      } catch (err) {
+        const output = this.log().slice(logStart)
+        if (attempt >= 3 || this.#exitCode === undefined || !/address already in use/i.test(output)) throw err
+        console.log(`      [interop] ${this.moniker}: port taken, restarting on new ports`)
+        this.#child = undefined
+        this.#exitCode = undefined
+        const [p2pPort, rpcPort] = await distinctFreePorts(2)
+        this.#p2pPort = p2pPort!
+        this.#rpcPort = rpcPort!
+        await this.configure({ rpc: { laddr: `tcp://127.0.0.1:${rpcPort}` }, p2p: { laddr: `tcp://127.0.0.1:${p2pPort}` } })
+      }
+    }
+  }
+
+  async #startOnce (options: { timeoutMs?: number, waitForBlock?: boolean }): Promise<void> {
     const fd = openSync(this.logPath, 'a')
     try {
       this.#child = spawn(this.binary, ['start', '--home', this.home, '--proxy_app', 'kvstore'], {
@@ -442,6 +478,7 @@ export class CometNode {
       await sleep(100)
     }
   }
+
 
   /** Stops the node (SIGTERM, then SIGKILL after 5 s) and removes its home. Safe to call twice. */
   async stop (options: { keepHome?: boolean } = {}): Promise<void> {
