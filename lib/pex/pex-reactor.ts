@@ -7,7 +7,7 @@
  */
 import { asyncScheduler, Observable, Subject, Subscription, type SchedulerAction, type SchedulerLike, type Subscriber } from 'rxjs'
 import type { ChannelDescriptor } from '../conn/channel.js'
-import { AlreadyConnectedError, DecodeError, P2PError, PeerRejectedError, PexViolationError, ReactorError } from '../errors.js'
+import { AlreadyConnectedError, DecodeError, P2PError, PeerRejectedError, PexViolationError, ReactorError, SelfConnectionError } from '../errors.js'
 import { NetAddress, type NodeId } from '../transport/net-address.js'
 import { nodeInfoAddress } from '../wire/node-info.js'
 import { MAX_PEX_ADDRESSES, MAX_PEX_MESSAGE_SIZE, PEX_CHANNEL_ID, decodePexMessage, encodePexAddrs, encodePexRequest } from '../wire/pex.js'
@@ -638,8 +638,9 @@ class PexReactorImpl implements PexReactor {
   }
 
   #onDialFailed (address: NetAddress, error: Error): void {
-    // CometBFT's Switch: dialing ourselves takes the address out of the book, for good.
-    if (error instanceof PeerRejectedError && error.reason === 'self') {
+    // CometBFT's Switch: dialing ourselves takes the address out of the book, for good (our own ID, or
+    // another address of ours found by the handshake).
+    if ((error instanceof PeerRejectedError && error.reason === 'self') || error instanceof SelfConnectionError) {
       this.book.removeAddress(address)
       this.book.addOurAddress(address)
     }

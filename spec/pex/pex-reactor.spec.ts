@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { BehaviorSubject, map } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
-import { AlreadyConnectedError, DecodeError, PeerRejectedError, PexViolationError, TransportError } from '../../lib/errors.js'
+import { AlreadyConnectedError, DecodeError, PeerRejectedError, PexViolationError, SelfConnectionError, TransportError } from '../../lib/errors.js'
 import { AddrBook } from '../../lib/pex/addr-book.js'
 import { BUCKET_TYPE_NEW, DEFAULT_BAN_TIME_MS } from '../../lib/pex/params.js'
 import { PEX_CHANNEL, pexReactor, type PexEvent } from '../../lib/pex/pex-reactor.js'
@@ -414,19 +414,25 @@ describe('pex/pexReactor', () => {
       const book = await startedBook(vts)
       const self = addr(9)
       const busy = addr(10)
+      const other = addr(11) // another address of ours, found by the handshake
       book.addAddress(self, addr(999))
       book.addAddress(busy, addr(999))
+      book.addAddress(other, addr(999))
       const pex = pexReactor({ book, random: rng(20) })
       drive(pex, vts, { durationMs: 100 }, (h) => {
         h.onAction((act) => {
           if (act.type !== 'dial') return
-          const error = act.address.id === self.id ? new PeerRejectedError('self', 'ourselves') : new AlreadyConnectedError('busy')
+          const error = act.address.id === self.id
+            ? new PeerRejectedError('self', 'ourselves')
+            : act.address.id === other.id ? new SelfConnectionError('connected to ourselves') : new AlreadyConnectedError('busy')
           h.at(h.now() + 1, () => { h.event({ type: 'dialFailed', address: act.address, error }) })
         })
       })
       expect(book.hasAddress(self)).to.equal(false)
       expect(book.isOurAddress(self)).to.equal(true)
       expect(book.addAddress(self, addr(999))).to.equal('self')
+      expect(book.hasAddress(other)).to.equal(false)
+      expect(book.isOurAddress(other)).to.equal(true)
       expect(book.get(busy.id)!.attempts).to.equal(0)
       expect(pex.attemptsToDial(busy)).to.equal(0)
     })
