@@ -3,7 +3,7 @@
  *
  * ```
  * node --import tsx run.ts [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline]
- *                          [--json <file>] [--cpu-prof <dir>] [--no-pin] [--worker-flag <node flag>]... [--list]
+ *                          [--json <file>] [--cpu-prof <dir>] [--no-pin] [--worker-flag [sender:|receiver:]<node flag>]... [--list]
  * ```
  *
  * Runs the selected cases (all by default) one after the other, each between fresh worker processes, then
@@ -46,7 +46,7 @@ function parseArgs (argv: string[]): Args {
       case '--no-pin': a.pin = false; break
       case '--worker-flag': a.workerFlags.push(val()); break
       case '--help': case '-h':
-        console.log('usage: npm run bench -- [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline] [--json <file>] [--cpu-prof <dir>] [--no-pin] [--worker-flag <node flag>]... [--list]')
+        console.log('usage: npm run bench -- [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline] [--json <file>] [--cpu-prof <dir>] [--no-pin] [--worker-flag [sender:|receiver:]<node flag>]... [--list]')
         process.exit(0)
         break
       default: throw new Error(`unknown argument ${arg} (try --help)`)

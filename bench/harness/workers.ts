@@ -29,8 +29,16 @@ export interface Worker {
   stop (): Promise<void>
 }
 
-/** Extra Node flags for every Node worker, set by the CLI. */
+/** Extra Node flags for every Node worker (`--max-semi-space-size=1`) or one role (`receiver:--trace-gc`), set by the CLI. */
 export const nodeWorkerFlags: string[] = []
+
+function flagsFor (role: string): string[] {
+  return nodeWorkerFlags.flatMap((f) => {
+    const m = /^(\w+):(--.*)$/.exec(f)
+    if (m === null) return [f]
+    return m[1] === role ? [m[2]!] : []
+  })
+}
 
 /** When set, Node workers write V8 CPU profiles to `<dir>/<role>/` (`--cpu-prof`). */
 export const profiling: { dir: string | undefined } = { dir: undefined }
@@ -55,7 +63,7 @@ function hasTaskset (): boolean {
 export async function startWorker (spec: WorkerSpec, name: string): Promise<Worker> {
   const stdio: Array<'ignore' | 'inherit' | 'pipe'> = ['ignore', 'inherit', 'inherit', 'pipe']
   let [cmd, args] = 'stack' in spec
-    ? [process.execPath, ['--import', 'tsx', ...nodeWorkerFlags, ...(profiling.dir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profiling.dir, name)}`] : []), ...(spec.nodeArgs ?? []), path.join(BENCH_DIR, 'harness', 'worker.ts'), name]]
+    ? [process.execPath, ['--import', 'tsx', ...flagsFor(name), ...(profiling.dir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profiling.dir, name)}`] : []), ...(spec.nodeArgs ?? []), path.join(BENCH_DIR, 'harness', 'worker.ts'), name]]
     : [spec.command, spec.args ?? []]
   const cpu = pinning.cpus[name]
   if (pinning.enabled && cpu !== undefined) [cmd, args] = ['taskset', ['-c', String(cpu), cmd, ...args]]

@@ -23,7 +23,16 @@ import type { NodeInfo } from '../../lib/wire/node-info.js'
 import type { Pipe, Received, Stack, StackParams } from '../harness/stack.js'
 
 const LIB = process.env.RX_BENCH_LIB ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../lib')
-const lib = async <T> (file: string): Promise<T> => await import(pathToFileURL(path.join(LIB, file)).href) as T
+const modules = new Map<string, Promise<unknown>>()
+/** Imports a library module once (an `import()` per handshake would cost a loader round trip each time). */
+const lib = async <T> (file: string): Promise<T> => {
+  let m = modules.get(file)
+  if (m === undefined) {
+    m = import(pathToFileURL(path.join(LIB, file)).href)
+    modules.set(file, m)
+  }
+  return await m as T
+}
 
 const { TcpConnection } = await lib<typeof import('../../lib/transport/tcp.js')>('transport/tcp.ts')
 const { MConnection } = await lib<typeof import('../../lib/conn/mconnection.js')>('conn/mconnection.ts')

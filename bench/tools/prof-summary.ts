@@ -3,7 +3,7 @@
  * the functions with the most self time, and (with `--total`) with the most total time.
  *
  * ```
- * node --import tsx tools/prof-summary.ts <file-or-dir>... [--top N] [--total]
+ * node --import tsx tools/prof-summary.ts <file-or-dir>... [--top N] [--total] [--callers <function name>]
  * ```
  *
  * @module
@@ -30,7 +30,7 @@ function label (n: Node): string {
   return `${f.functionName === '' ? '(anonymous)' : f.functionName}${file}`
 }
 
-function summarize (file: string, top: number, total: boolean): void {
+function summarize (file: string, top: number, total: boolean, callers?: string): void {
   const p = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile
   const byId = new Map(p.nodes.map((n) => [n.id, n]))
   const parent = new Map<number, number>()
@@ -60,15 +60,30 @@ function summarize (file: string, top: number, total: boolean): void {
   }
   show(selfBy, 'self')
   if (total) show(totalBy, 'total')
+  if (callers !== undefined) {
+    // time spent in functions named `callers`, by call path (5 frames up)
+    const paths = new Map<string, number>()
+    for (const [id, t] of self) {
+      const chain: string[] = []
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) chain.push(label(byId.get(cur)!))
+      const i = chain.findIndex((l) => l.startsWith(callers + ' ') || l === callers)
+      if (i < 0) continue
+      const key = chain.slice(i, i + 6).join(' ← ')
+      paths.set(key, (paths.get(key) ?? 0) + t)
+    }
+    show(paths, `callers of ${callers}`)
+  }
 }
 
 const args = process.argv.slice(2)
 let top = 25
 let total = false
+let callers: string | undefined
 const rest: string[] = []
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--top') top = Number(args[++i])
   else if (args[i] === '--total') total = true
+  else if (args[i] === '--callers') callers = args[++i]
   else rest.push(args[i]!)
 }
-for (const f of files(rest)) summarize(f, top, total)
+for (const f of files(rest)) summarize(f, top, total, callers)
