@@ -21,7 +21,6 @@ export const ED25519_SEED_SIZE = 32
 export const ED25519_SIGNATURE_SIZE = 64
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
 /** A Node `KeyObject` for the ed25519 private key with this 32-byte seed. @internal */
 export function ed25519PrivateKeyObject (seed: Uint8Array): KeyObject {
@@ -30,8 +29,7 @@ export function ed25519PrivateKeyObject (seed: Uint8Array): KeyObject {
 
 /** The 32-byte public key of a Node ed25519 private `KeyObject`. @internal */
 export function ed25519PublicKeyOf (privateKey: KeyObject): Uint8Array {
-  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' })
-  return new Uint8Array(spki.subarray(spki.length - ED25519_PUBLIC_KEY_SIZE))
+  return new Uint8Array(Buffer.from(createPublicKey(privateKey).export({ format: 'jwk' }).x ?? '', 'base64url'))
 }
 
 /** Signs `msg` (pure Ed25519, RFC 8032) with a Node private `KeyObject`. @internal */
@@ -53,7 +51,8 @@ export function ed25519Sign (privateKey: KeyObject, msg: Uint8Array): Uint8Array
 export function verifyEd25519 (publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
   if (publicKey.length !== ED25519_PUBLIC_KEY_SIZE || sig.length !== ED25519_SIGNATURE_SIZE) return false
   try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
+    // JWK, not DER: OpenSSL 3 decodes DER keys about 15 times slower.
+    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' })
     if (nodeVerify(null, msg, key, sig)) return true
   } catch {
     // OpenSSL refused the key encoding; ZIP-215 may still accept it.

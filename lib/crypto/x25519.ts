@@ -3,14 +3,13 @@
  *
  * @module
  */
-import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { LowOrderPointError } from '../errors.js'
 
 /** X25519 key and shared-secret size in bytes. */
 export const X25519_KEY_SIZE = 32
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
-const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex')
 
 /** An X25519 key pair: the raw 32-byte private key (used as is; X25519 clamps) and its public key. */
 export interface X25519KeyPair {
@@ -18,9 +17,19 @@ export interface X25519KeyPair {
   publicKey: Uint8Array
 }
 
+// OpenSSL 3 parses DER keys slowly (about 300 µs); the key objects of pairs made here are kept, and public keys
+// are imported as JWK (a few µs).
+const keyObjects = new WeakMap<Uint8Array, KeyObject>()
+
 function privateKeyObject (privateKey: Uint8Array): KeyObject {
+  const cached = keyObjects.get(privateKey)
+  if (cached !== undefined) return cached
   if (privateKey.length !== X25519_KEY_SIZE) throw new RangeError(`X25519 private key must be ${X25519_KEY_SIZE} bytes`)
   return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, privateKey]), format: 'der', type: 'pkcs8' })
+}
+
+function fromBase64Url (s: string | undefined): Uint8Array {
+  return new Uint8Array(Buffer.from(s ?? '', 'base64url'))
 }
 
 /**
@@ -32,9 +41,19 @@ function privateKeyObject (privateKey: Uint8Array): KeyObject {
  * eph.publicKey.length // 32
  * ```
  */
-export function x25519KeyPair (privateKey: Uint8Array = randomBytes(X25519_KEY_SIZE)): X25519KeyPair {
-  const spki = createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' })
-  return { privateKey: Uint8Array.from(privateKey), publicKey: new Uint8Array(spki.subarray(spki.length - X25519_KEY_SIZE)) }
+export function x25519KeyPair (privateKey?: Uint8Array): X25519KeyPair {
+  let key: KeyObject
+  let priv: Uint8Array
+  if (privateKey === undefined) {
+    key = generateKeyPairSync('x25519').privateKey
+    priv = fromBase64Url(key.export({ format: 'jwk' }).d)
+  } else {
+    key = privateKeyObject(privateKey)
+    priv = Uint8Array.from(privateKey)
+  }
+  const publicKey = fromBase64Url(createPublicKey(key).export({ format: 'jwk' }).x)
+  keyObjects.set(priv, key)
+  return { privateKey: priv, publicKey }
 }
 
 /**
@@ -45,10 +64,11 @@ export function x25519KeyPair (privateKey: Uint8Array = randomBytes(X25519_KEY_S
  */
 export function x25519 (privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
   if (publicKey.length !== X25519_KEY_SIZE) throw new RangeError(`X25519 public key must be ${X25519_KEY_SIZE} bytes`)
+  const priv = privateKeyObject(privateKey)
+  const pub = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' })
   let secret: Uint8Array
   try {
-    const pub = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
-    secret = new Uint8Array(diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: pub }))
+    secret = new Uint8Array(diffieHellman({ privateKey: priv, publicKey: pub }))
   } catch (err) {
     // OpenSSL refuses to derive an all-zero secret.
     throw new LowOrderPointError('X25519 with the remote ephemeral key gives an all-zero secret (low-order point)', { cause: err })
