@@ -130,7 +130,8 @@ export class MConnection {
   readonly #scheduler: SchedulerLike
   readonly #channels: Channel[]
   readonly #byId: Array<Channel | undefined> = new Array(256).fill(undefined)
-  readonly #waiters: Waiter[][]
+  /** `send` calls waiting for queue room, by channel id. */
+  readonly #waiters: Array<Waiter[] | undefined> = new Array(256).fill(undefined)
   readonly #inbound = new Subject<InboundMessage>()
   readonly #closed = new ReplaySubject<Error | undefined>(1)
   readonly #subs = new Subscription()
@@ -211,7 +212,7 @@ export class MConnection {
       if (this.#byId[ch.id] !== undefined) throw new RangeError(`duplicate channel id 0x${ch.id.toString(16)}`)
       this.#byId[ch.id] = ch
     }
-    this.#waiters = this.#channels.map(() => [])
+    for (const ch of this.#channels) this.#waiters[ch.id] = []
     this.#maxPacketSize = maxPacketMsgSize(maxPayload)
     this.#wcap = WRITE_BUFFER_HIGH_WATER_MARK + varintLength(this.#maxPacketSize) + this.#maxPacketSize + PING_PONG_FRAME_SIZE
     this.#wbuf = allocWriteBuffer(this.#wcap)
@@ -274,7 +275,7 @@ export class MConnection {
     if (ch === undefined || (this.#state !== NEW && this.#state !== RUNNING)) return RESOLVED_FALSE
     const { signal } = options
     if (signal?.aborted === true) return Promise.reject(abortReason(signal))
-    const waiters = this.#waiters[this.#channels.indexOf(ch)]!
+    const waiters = this.#waiters[ch.id]!
     if (waiters.length === 0 && ch.enqueue(msg)) {
       this.#pump()
       return RESOLVED_TRUE
@@ -314,7 +315,7 @@ export class MConnection {
   trySend (chId: number, msg: Uint8Array): boolean {
     const ch = this.#channel(chId)
     if (ch === undefined || (this.#state !== NEW && this.#state !== RUNNING)) return false
-    if (this.#waiters[this.#channels.indexOf(ch)]!.length > 0) return false
+    if (this.#waiters[ch.id]!.length > 0) return false
     if (!ch.enqueue(msg)) return false
     this.#pump()
     return true
@@ -324,7 +325,7 @@ export class MConnection {
   canSend (chId: number): boolean {
     const ch = this.#channel(chId)
     if (ch === undefined || (this.#state !== NEW && this.#state !== RUNNING)) return false
-    return ch.hasRoom && this.#waiters[this.#channels.indexOf(ch)]!.length === 0
+    return ch.hasRoom && this.#waiters[ch.id]!.length === 0
   }
 
   /**
@@ -429,8 +430,8 @@ export class MConnection {
   }
 
   #rejectWaiters (): void {
-    for (const waiters of this.#waiters) {
-      const all = waiters.splice(0)
+    for (const ch of this.#channels) {
+      const all = this.#waiters[ch.id]!.splice(0)
       for (const w of all) {
         releaseWaiter(w)
         w.resolve(false)
@@ -514,7 +515,7 @@ export class MConnection {
 
   /** Moves waiting `send` calls into the queue while it has room. */
   #admitWaiters (ch: Channel): void {
-    const waiters = this.#waiters[this.#channels.indexOf(ch)]!
+    const waiters = this.#waiters[ch.id]!
     while (waiters.length > 0 && ch.hasRoom) {
       const w = waiters.shift()!
       ch.enqueue(w.msg)
