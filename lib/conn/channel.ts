@@ -210,7 +210,9 @@ export class Channel {
     }
     this.#recvLen = total
     if (!eof) return undefined
-    const out = new Uint8Array(total)
+    // Every byte is written below, so skip the zero fill; a plain Uint8Array over its own memory.
+    const backing = Buffer.allocUnsafeSlow(total)
+    const out = new Uint8Array(backing.buffer, backing.byteOffset, total)
     let pos = 0
     const count = this.#segCount
     for (let i = 0; i < count; i++) {
