@@ -79,6 +79,7 @@ export interface ChannelStatus {
  * Nothing here schedules or emits: the connection's loop drives it.
  */
 export class Channel {
+  /** The descriptor, defaults filled in. */
   readonly desc: FilledChannelDescriptor
   /** Payload bytes per packet on this channel (one less for ids ≥ 0x80, so frames stay within the receive limit). */
   readonly maxPayload: number
@@ -89,8 +90,9 @@ export class Channel {
   /** The message being cut into packets, and how far. */
   #sending: Uint8Array | undefined
   #sendingPos = 0
-  /** Encoded bytes sent recently (CometBFT `recentlySent`). */
+  /** Encoded bytes sent recently (CometBFT `recentlySent`): grows per packet, decays every 2 s. */
   recentlySent = 0
+  /** Encoded bytes sent since the start. */
   bytesSent = 0
   // Reassembly: the payload segments of the message so far, still in the received chunks; copied once at eof.
   readonly #segBufs: Array<Uint8Array | undefined> = []
@@ -98,9 +100,16 @@ export class Channel {
   readonly #segEnds: number[] = []
   #segCount = 0
   #recvLen = 0
+  /** Whole messages received. */
   messagesReceived = 0
+  /** Payload bytes of the whole messages received. */
   bytesReceived = 0
 
+  /**
+   * @param desc the channel's descriptor (defaults are filled in)
+   * @param maxPacketMsgPayloadSize the connection's largest packet payload
+   * @throws {RangeError} an invalid descriptor
+   */
   constructor (desc: ChannelDescriptor, maxPacketMsgPayloadSize: number) {
     this.desc = fillChannelDefaults(desc)
     this.maxPayload = Math.max(1, maxPacketMsgPayloadSize - (varintLength(this.desc.id) - 1))
