@@ -3,7 +3,7 @@
  *
  * ```
  * node --import tsx run.ts [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline]
- *                          [--json <file>] [--cpu-prof <dir>] [--no-pin] [--worker-flag [sender:|receiver:]<node flag>]... [--list]
+ *                          [--json <file>] [--cpu-prof <dir>] [--no-pin] [--wait-idle <max seconds>] [--worker-flag [sender:|receiver:]<node flag>]... [--list]
  * ```
  *
  * Runs the selected cases (all by default) one after the other, each between fresh worker processes, then
@@ -18,14 +18,15 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { runCases, type RunOptions } from './harness/case.js'
+import { median } from './harness/stats.js'
 import { resultTables, targetLines } from './harness/table.js'
 import { BENCH_DIR, nodeWorkerFlags, pinning, profiling } from './harness/workers.js'
 import { buildRegistry } from './suites/index.js'
 
-interface Args { workerFlags: string[], pin: boolean, quick: boolean, cases: string[], reps?: number, list: boolean, json?: string, baselines: boolean, cpuProf?: string }
+interface Args { waitIdle: number, workerFlags: string[], pin: boolean, quick: boolean, cases: string[], reps?: number, list: boolean, json?: string, baselines: boolean, cpuProf?: string }
 
 function parseArgs (argv: string[]): Args {
-  const a: Args = { workerFlags: [], pin: true, quick: false, cases: [], list: false, baselines: true }
+  const a: Args = { waitIdle: 0, workerFlags: [], pin: true, quick: false, cases: [], list: false, baselines: true }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const value = (): string => {
@@ -44,9 +45,10 @@ function parseArgs (argv: string[]): Args {
       case '--no-baseline': a.baselines = false; break
       case '--cpu-prof': a.cpuProf = val(); break
       case '--no-pin': a.pin = false; break
+      case '--wait-idle': a.waitIdle = Number(val()); break
       case '--worker-flag': a.workerFlags.push(val()); break
       case '--help': case '-h':
-        console.log('usage: npm run bench -- [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline] [--json <file>] [--cpu-prof <dir>] [--no-pin] [--worker-flag [sender:|receiver:]<node flag>]... [--list]')
+        console.log('usage: npm run bench -- [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline] [--json <file>] [--cpu-prof <dir>] [--no-pin] [--wait-idle <max seconds>] [--worker-flag [sender:|receiver:]<node flag>]... [--list]')
         process.exit(0)
         break
       default: throw new Error(`unknown argument ${arg} (try --help)`)
@@ -76,17 +78,18 @@ async function main (): Promise<void> {
   if (!args.pin) pinning.enabled = false
   nodeWorkerFlags.push(...args.workerFlags)
   const cases = registry.select(args.cases, args.baselines)
-  const opts: RunOptions = { quick: args.quick, reps: args.reps ?? (args.quick ? 3 : 5), log: (s) => { process.stderr.write(s + '\n') } }
+  const opts: RunOptions = { quick: args.quick, reps: args.reps ?? (args.quick ? 3 : 5), waitIdleSeconds: args.waitIdle, log: (s) => { process.stderr.write(s + '\n') } }
   const load0 = os.loadavg()
   const t0 = performance.now()
   const results = await runCases(cases, opts)
   const load1 = os.loadavg()
+  const busy = [...results.values()].map((r) => r.busyBefore).filter((b): b is number => b !== undefined)
   const minutes = (performance.now() - t0) / 60_000
 
   const out: string[] = []
   out.push(`## rx-p2p bench${args.quick ? ' (--quick)' : ''}, ${new Date().toISOString()}`)
   out.push('')
-  out.push(`${machine()}; ${opts.reps} timed repetitions per case after an untimed warm-up; ${pinning.enabled ? 'sender pinned to CPU 0, receiver to CPU 1' : 'not pinned'}; load average ${load0[0]!.toFixed(2)} at start, ${load1[0]!.toFixed(2)} at end; ${minutes < 2 ? `${(minutes * 60).toFixed(0)} s` : `${minutes.toFixed(1)} min`}.`)
+  out.push(`${machine()}; ${opts.reps} timed repetitions per case after an untimed warm-up; ${pinning.enabled ? 'sender pinned to CPU 0, receiver to CPU 1' : 'not pinned'}; load average ${load0[0]!.toFixed(2)} at start, ${load1[0]!.toFixed(2)} at end; machine busy before each case (other processes) median ${busy.length > 0 ? (median(busy) * 100).toFixed(0) : '?'}%, max ${busy.length > 0 ? (Math.max(...busy) * 100).toFixed(0) : '?'}%${args.waitIdle > 0 ? ` (waited up to ${args.waitIdle} s for < 15%)` : ''}; ${minutes < 2 ? `${(minutes * 60).toFixed(0)} s` : `${minutes.toFixed(1)} min`}.`)
   out.push('')
   out.push(resultTables(registry, results))
   const t = targetLines(registry.targets, results)
@@ -103,7 +106,7 @@ async function main (): Promise<void> {
       quick: args.quick,
       reps: opts.reps,
       loadavg: { start: load0, end: load1 },
-      results: Object.fromEntries([...results].map(([id, r]) => [id, { title: r.case.title, group: r.case.group, size: r.case.size, baseline: r.case.baseline, metrics: r.metrics, error: r.error, seconds: r.seconds }])),
+      results: Object.fromEntries([...results].map(([id, r]) => [id, { title: r.case.title, group: r.case.group, size: r.case.size, baseline: r.case.baseline, metrics: r.metrics, error: r.error, seconds: r.seconds, busyBefore: r.busyBefore }])),
       targets: registry.targets.map((tg) => ({ id: tg.id, description: tg.description, result: tg.check(results) ?? null }))
     }
     fs.writeFileSync(args.json, JSON.stringify(json, null, 2) + '\n')

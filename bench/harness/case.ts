@@ -15,6 +15,8 @@ export interface RunOptions {
   readonly reps: number
   /** Progress output (stderr). */
   readonly log: (line: string) => void
+  /** Before each case, wait up to this many seconds for the machine to be idle (0 = do not wait). */
+  readonly waitIdleSeconds?: number
 }
 
 /** A metric value: a number, a list of samples, or text. */
@@ -49,6 +51,8 @@ export interface CaseResult {
   readonly error?: string
   /** Wall time the case took, in seconds. */
   readonly seconds: number
+  /** How busy the whole machine was (0..1) just before the case started, when known. */
+  readonly busyBefore?: number
 }
 
 /** Results by case id. */
@@ -81,6 +85,8 @@ export interface Target {
    */
   readonly check: (results: Results) => { pass: boolean, detail: string } | undefined
 }
+
+import { cpuBusy, waitIdle } from './quiet.js'
 
 /** Cases, groups and targets, in registration order. */
 export class Registry {
@@ -142,15 +148,17 @@ function escapeRe (s: string): string {
 export async function runCases (cases: readonly BenchCase[], opts: RunOptions): Promise<Map<string, CaseResult>> {
   const results = new Map<string, CaseResult>()
   for (const c of cases) {
-    const t0 = performance.now()
     opts.log(`▶ ${c.id} (${c.title})`)
+    const busyBefore = (opts.waitIdleSeconds ?? 0) > 0 ? await waitIdle(opts.waitIdleSeconds!, 0.15, opts.log) : await cpuBusy(300)
+    if (busyBefore !== undefined) opts.log(`  machine ${(busyBefore * 100).toFixed(0)}% busy before the case`)
+    const t0 = performance.now()
     try {
       const metrics = await c.run(opts)
-      results.set(c.id, { case: c, metrics, seconds: (performance.now() - t0) / 1000 })
+      results.set(c.id, { case: c, metrics, seconds: (performance.now() - t0) / 1000, busyBefore })
     } catch (err) {
       const e = err as Error
       opts.log(`  ✗ ${c.id} failed: ${e.stack ?? e.message}`)
-      results.set(c.id, { case: c, metrics: {}, error: e.message, seconds: (performance.now() - t0) / 1000 })
+      results.set(c.id, { case: c, metrics: {}, error: e.message, seconds: (performance.now() - t0) / 1000, busyBefore })
     }
   }
   return results

@@ -24,6 +24,8 @@ export interface PairCaseInit {
   /** The stack both ends run (a name from `bench/stacks/`), with its params. */
   stack?: string
   params?: StackParams
+  /** Extra Node flags for both ends (Node stack workers only). */
+  nodeArgs?: string[]
   /** Overrides for one end (a Go peer, for instance). */
   sender?: WorkerSpec
   receiver?: WorkerSpec
@@ -40,7 +42,7 @@ export interface PairCaseInit {
 }
 
 function specs (init: PairCaseInit): { sender: WorkerSpec, receiver: WorkerSpec } {
-  const both: WorkerSpec | undefined = init.stack !== undefined ? { stack: init.stack, params: init.params ?? {} } : undefined
+  const both: WorkerSpec | undefined = init.stack !== undefined ? { stack: init.stack, params: init.params ?? {}, nodeArgs: init.nodeArgs ?? [] } : undefined
   const sender = init.sender ?? both
   const receiver = init.receiver ?? both
   if (sender === undefined || receiver === undefined) throw new Error(`case ${init.id}: no stack for an end`)

@@ -183,7 +183,7 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
     }
     case 'stats': {
       const mem = process.memoryUsage()
-      return { ev: 'stats', maxRssKiB: process.resourceUsage().maxRSS, rssKiB: Math.round(mem.rss / 1024), heapUsedKiB: Math.round(mem.heapUsed / 1024), totalReceived }
+      return { ev: 'stats', maxRssKiB: process.resourceUsage().maxRSS, rssKiB: Math.round(mem.rss / 1024), heapUsedKiB: Math.round(mem.heapUsed / 1024), externalKiB: Math.round(mem.external / 1024), arrayBuffersKiB: Math.round(mem.arrayBuffers / 1024), totalReceived }
     }
     case 'exit':
       pipe?.close()

@@ -102,6 +102,17 @@ export function registerTransportSuite (reg: Registry): void {
     description: 'maxPacketMsgPayloadSize 65536 on both ends (not CometBFT-compatible unless configured so): shows the per-packet share of the 64 KiB cost'
   }))
   reg.add(pairCase({
+    id: 'mconn-64k-semi1',
+    group: 'plain',
+    title: 'rx-p2p MConnection, node --max-semi-space-size=1 (diagnostic)',
+    size: 64 * KiB,
+    stack: 'rx',
+    params: {},
+    nodeArgs: ['--max-semi-space-size=1'],
+    baseline: 'raw-tcp-64k',
+    description: 'V8 young generation capped at 1 MiB per semi-space on both ends: shows how much of the 64 KiB cost is GC and cache traffic from buffer churn'
+  }))
+  reg.add(pairCase({
     id: 'mconn-rate-64k',
     group: 'rate',
     title: 'rx-p2p MConnection, default limits',
