@@ -209,7 +209,9 @@ export class Channel {
     if (eof && this.#segCount === 0) {
       this.messagesReceived++
       this.bytesReceived += n
-      return buf.subarray(start, end)
+      // A plain Uint8Array view (not buf.subarray: for a Buffer that is a slower species construction, and the
+      // message type would depend on the transport).
+      return new Uint8Array(buf.buffer, buf.byteOffset + start, n)
     }
     if (n > 0) {
       const i = this.#segCount++
@@ -228,7 +230,7 @@ export class Channel {
       const seg = this.#segBufs[i]!
       const s = this.#segStarts[i]!
       const e = this.#segEnds[i]!
-      out.set(s === 0 && e === seg.byteLength ? seg : seg.subarray(s, e), pos)
+      out.set(s === 0 && e === seg.byteLength ? seg : new Uint8Array(seg.buffer, seg.byteOffset + s, e - s), pos)
       pos += e - s
       this.#segBufs[i] = undefined
     }
