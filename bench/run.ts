@@ -3,7 +3,7 @@
  *
  * ```
  * node --import tsx run.ts [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline]
- *                          [--json <file>] [--cpu-prof <dir>] [--no-pin] [--wait-idle <max seconds>] [--worker-flag [sender:|receiver:]<node flag>]... [--list]
+ *                          [--json <file>] [--cpu-prof <dir>] [--no-pin] [--wait-idle <max seconds>] [--max-foreign <0..1>] [--quiet-machine] [--worker-flag [sender:|receiver:]<node flag>]... [--list]
  * ```
  *
  * Runs the selected cases (all by default) one after the other, each between fresh worker processes, then
@@ -23,7 +23,7 @@ import { resultTables, targetLines } from './harness/table.js'
 import { BENCH_DIR, nodeWorkerFlags, pinning, profiling } from './harness/workers.js'
 import { buildRegistry } from './suites/index.js'
 
-interface Args { waitIdle: number, workerFlags: string[], pin: boolean, quick: boolean, cases: string[], reps?: number, list: boolean, json?: string, baselines: boolean, cpuProf?: string }
+interface Args { maxForeign?: number, waitIdle: number, workerFlags: string[], pin: boolean, quick: boolean, cases: string[], reps?: number, list: boolean, json?: string, baselines: boolean, cpuProf?: string }
 
 function parseArgs (argv: string[]): Args {
   const a: Args = { waitIdle: 0, workerFlags: [], pin: true, quick: false, cases: [], list: false, baselines: true }
@@ -46,9 +46,11 @@ function parseArgs (argv: string[]): Args {
       case '--cpu-prof': a.cpuProf = val(); break
       case '--no-pin': a.pin = false; break
       case '--wait-idle': a.waitIdle = Number(val()); break
+      case '--max-foreign': a.maxForeign = Number(val()); break
+      case '--quiet-machine': a.waitIdle = 60; a.maxForeign = 0.15; break
       case '--worker-flag': a.workerFlags.push(val()); break
       case '--help': case '-h':
-        console.log('usage: npm run bench -- [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline] [--json <file>] [--cpu-prof <dir>] [--no-pin] [--wait-idle <max seconds>] [--worker-flag [sender:|receiver:]<node flag>]... [--list]')
+        console.log('usage: npm run bench -- [--quick] [--case <id|glob|group>]... [--reps N] [--no-baseline] [--json <file>] [--cpu-prof <dir>] [--no-pin] [--wait-idle <max seconds>] [--max-foreign <0..1>] [--quiet-machine] [--worker-flag [sender:|receiver:]<node flag>]... [--list]')
         process.exit(0)
         break
       default: throw new Error(`unknown argument ${arg} (try --help)`)
@@ -78,7 +80,7 @@ async function main (): Promise<void> {
   if (!args.pin) pinning.enabled = false
   nodeWorkerFlags.push(...args.workerFlags)
   const cases = registry.select(args.cases, args.baselines)
-  const opts: RunOptions = { quick: args.quick, reps: args.reps ?? (args.quick ? 3 : 5), waitIdleSeconds: args.waitIdle, log: (s) => { process.stderr.write(s + '\n') } }
+  const opts: RunOptions = { quick: args.quick, reps: args.reps ?? (args.quick ? 3 : 5), waitIdleSeconds: args.waitIdle, maxForeign: args.maxForeign, log: (s) => { process.stderr.write(s + '\n') } }
   const load0 = os.loadavg()
   const t0 = performance.now()
   const results = await runCases(cases, opts)
@@ -89,7 +91,7 @@ async function main (): Promise<void> {
   const out: string[] = []
   out.push(`## rx-p2p bench${args.quick ? ' (--quick)' : ''}, ${new Date().toISOString()}`)
   out.push('')
-  out.push(`${machine()}; ${opts.reps} timed repetitions per case after an untimed warm-up; ${pinning.enabled ? 'sender pinned to CPU 0, receiver to CPU 1' : 'not pinned'}; load average ${load0[0]!.toFixed(2)} at start, ${load1[0]!.toFixed(2)} at end; machine busy before each case (other processes) median ${busy.length > 0 ? (median(busy) * 100).toFixed(0) : '?'}%, max ${busy.length > 0 ? (Math.max(...busy) * 100).toFixed(0) : '?'}%${args.waitIdle > 0 ? ` (waited up to ${args.waitIdle} s for < 15%)` : ''}; ${minutes < 2 ? `${(minutes * 60).toFixed(0)} s` : `${minutes.toFixed(1)} min`}.`)
+  out.push(`${machine()}; ${opts.reps} timed repetitions per case after an untimed warm-up; ${pinning.enabled ? 'sender pinned to CPU 0, receiver to CPU 1' : 'not pinned'}; load average ${load0[0]!.toFixed(2)} at start, ${load1[0]!.toFixed(2)} at end; machine busy before each case (other processes) median ${busy.length > 0 ? (median(busy) * 100).toFixed(0) : '?'}%, max ${busy.length > 0 ? (Math.max(...busy) * 100).toFixed(0) : '?'}%${args.waitIdle > 0 ? ` (waited up to ${args.waitIdle} s for < 15%)` : ''}${args.maxForeign !== undefined ? `; repetitions during which other processes used more than ${(args.maxForeign * 100).toFixed(0)}% of the CPUs were repeated` : ''}; ${minutes < 2 ? `${(minutes * 60).toFixed(0)} s` : `${minutes.toFixed(1)} min`}.`)
   out.push('')
   out.push(resultTables(registry, results))
   const t = targetLines(registry.targets, results)

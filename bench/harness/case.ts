@@ -17,6 +17,11 @@ export interface RunOptions {
   readonly log: (line: string) => void
   /** Before each case, wait up to this many seconds for the machine to be idle (0 = do not wait). */
   readonly waitIdleSeconds?: number
+  /**
+   * A timed repetition during which other processes used more than this share of the machine's CPUs is
+   * repeated (at most 3 × reps times per case). @default Infinity (keep every repetition)
+   */
+  readonly maxForeign?: number
 }
 
 /** A metric value: a number, a list of samples, or text. */

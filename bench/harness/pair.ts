@@ -9,7 +9,9 @@
  *
  * @module
  */
+import * as os from 'node:os'
 import type { BenchCase, Metrics, RunOptions } from './case.js'
+import { machineBusyMs, waitIdle } from './quiet.js'
 import { median, quantile } from './stats.js'
 import type { StackParams } from './stack.js'
 import { startWorker, type Worker, type WorkerSpec } from './workers.js'
@@ -54,17 +56,27 @@ async function cpu (w: Worker): Promise<{ us: number, t: number }> {
   return { us: Number(m.user) + Number(m.system), t: Number(m.t) }
 }
 
-/** One timed transfer: payload bytes, wall µs, MB/s, CPU share of each side, CPU ns per payload byte of each side. */
-interface Transfer { bytes: number, us: number, mbps: number, sendCpu: number, recvCpu: number, sendNsPerByte: number, recvNsPerByte: number }
+/**
+ * One timed transfer: payload bytes, wall µs, MB/s, CPU share of each side, CPU ns per payload byte of each side,
+ * and `foreign`: the share of the machine's CPUs that other processes used meanwhile (NaN if unknown).
+ */
+interface Transfer { bytes: number, us: number, mbps: number, sendCpu: number, recvCpu: number, sendNsPerByte: number, recvNsPerByte: number, foreign: number }
+
+const NCPU = os.cpus().length
 
 async function transfer (snd: Worker, rcv: Worker, bytes: number, size: number, timeoutMs: number): Promise<Transfer> {
   await rcv.ctl.request({ op: 'expect', bytes: Math.ceil(bytes / size) * size }, 'armed')
   const [s0, r0] = await Promise.all([cpu(snd), cpu(rcv)])
+  const m0 = machineBusyMs()
   const received = rcv.ctl.next('received', timeoutMs)
   const sent = await snd.ctl.request({ op: 'send', bytes, size }, 'sent', timeoutMs)
   const got = await received
   const [s1, r1] = await Promise.all([cpu(snd), cpu(rcv)])
+  const m1 = machineBusyMs()
   const us = Number(got.t) - Number(sent.t0)
+  const wallMs = (Math.max(s1.t, r1.t) - Math.min(s0.t, r0.t)) / 1000
+  const oursMs = (s1.us - s0.us + r1.us - r0.us) / 1000
+  const foreign = m0 === undefined || m1 === undefined ? NaN : Math.max(0, (m1 - m0 - oursMs) / (wallMs * NCPU))
   const total = Number(sent.bytes)
   return {
     bytes: total,
@@ -73,7 +85,8 @@ async function transfer (snd: Worker, rcv: Worker, bytes: number, size: number, 
     sendCpu: (s1.us - s0.us) / (s1.t - s0.t),
     recvCpu: (r1.us - r0.us) / (r1.t - r0.t),
     sendNsPerByte: (s1.us - s0.us) * 1000 / total,
-    recvNsPerByte: (r1.us - r0.us) * 1000 / total
+    recvNsPerByte: (r1.us - r0.us) * 1000 / total,
+    foreign
   }
 }
 
@@ -122,10 +135,17 @@ export function pairCase (init: PairCaseInit): BenchCase {
         const repBytes = Math.max(size * 16, Math.min(2 ** 31, Math.round(warm.mbps * 1e6 * repSeconds)))
         opts.log(`  warm-up ${fmt(warm.mbps)} MB/s; ${opts.reps} × ${(repBytes / 2 ** 20).toFixed(1)} MiB`)
         const reps: Transfer[] = []
-        for (let i = 0; i < opts.reps; i++) {
+        let discarded = 0
+        while (reps.length < opts.reps) {
           const t = await transfer(snd, rcv, repBytes, size, timeoutMs)
+          const disturbed = t.foreign > (opts.maxForeign ?? Infinity)
+          opts.log(`  rep ${reps.length + 1}: ${fmt(t.mbps)} MB/s  (cpu send ${(t.sendCpu * 100).toFixed(0)}% ${t.sendNsPerByte.toFixed(2)} ns/B, recv ${(t.recvCpu * 100).toFixed(0)}% ${t.recvNsPerByte.toFixed(2)} ns/B; other processes ${(t.foreign * 100).toFixed(0)}%)${disturbed ? ' — disturbed, repeated' : ''}`)
+          if (disturbed && discarded < 3 * opts.reps) {
+            discarded++
+            await waitIdle(opts.waitIdleSeconds ?? 30, 0.15)
+            continue
+          }
           reps.push(t)
-          opts.log(`  rep ${i + 1}: ${fmt(t.mbps)} MB/s  (cpu send ${(t.sendCpu * 100).toFixed(0)}% ${t.sendNsPerByte.toFixed(2)} ns/B, recv ${(t.recvCpu * 100).toFixed(0)}% ${t.recvNsPerByte.toFixed(2)} ns/B)`)
         }
         const rttSize = init.rttSize ?? 64
         await rcv.ctl.request({ op: 'echo', size: rttSize }, 'ok')
@@ -140,6 +160,8 @@ export function pairCase (init: PairCaseInit): BenchCase {
           recvCpu: median(reps.map((r) => r.recvCpu)),
           sendNsPerByte: median(reps.map((r) => r.sendNsPerByte)),
           recvNsPerByte: median(reps.map((r) => r.recvNsPerByte)),
+          foreign: median(reps.map((r) => r.foreign)),
+          discardedReps: discarded,
           rttP50: quantile(rtts, 0.5),
           rttP99: quantile(rtts, 0.99),
           recvPeakRssMiB: Number(stats.maxRssKiB) / 1024,

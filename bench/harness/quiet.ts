@@ -18,6 +18,12 @@ function snapshot (): { busy: number, total: number } | undefined {
   }
 }
 
+/** CPU time all processes of the machine have used so far, in ms (from /proc/stat, 10 ms ticks); undefined if unknown. */
+export function machineBusyMs (): number | undefined {
+  const s = snapshot()
+  return s === undefined ? undefined : s.busy * 10
+}
+
 /** The fraction (0..1) of all CPUs busy over the next `ms` milliseconds; undefined where /proc/stat is missing. */
 export async function cpuBusy (ms = 500): Promise<number | undefined> {
   const a = snapshot()

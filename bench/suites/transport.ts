@@ -38,7 +38,8 @@ const throughputColumns: Column[] = [
   { header: 'CPU ns/B send/recv', cell: (r) => `${num(r, 'sendNsPerByte')?.toFixed(2) ?? '–'}/${num(r, 'recvNsPerByte')?.toFixed(2) ?? '–'}` },
   { header: 'RTT p50 µs', cell: (r) => fmt(num(r, 'rttP50')) },
   { header: 'RTT p99 µs', cell: (r) => fmt(num(r, 'rttP99')) },
-  { header: 'recv peak RSS MiB', cell: (r) => fmt(num(r, 'recvPeakRssMiB')) }
+  { header: 'recv peak RSS MiB', cell: (r) => fmt(num(r, 'recvPeakRssMiB')) },
+  { header: 'other load', cell: (r) => pct(num(r, 'foreign')) }
 ]
 
 /** Adds the transport suite to `reg`. */
@@ -49,7 +50,8 @@ export function registerTransportSuite (reg: Registry): void {
     columns: throughputColumns,
     notes: [
       'MB/s = 10^6 payload bytes per second, median of the timed repetitions; × raw TCP = against raw TCP at the same size in this run.',
-      'CPU = CPU time / wall time of each process during the timed transfers (100% = one core busy); ns/B = CPU time per payload byte (less sensitive to other load than MB/s).'
+      'CPU = CPU time / wall time of each process during the timed transfers (100% = one core busy); ns/B = CPU time per payload byte (less sensitive to other load than MB/s).',
+      'other load = share of the machine\'s CPUs used by other processes during the timed transfers (median); the machine is shared with other engineers\' test runs.'
     ]
   })
   reg.addGroup({
