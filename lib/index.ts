@@ -6,6 +6,7 @@
  * - **SecretConnection**: the authenticated, encrypted handshake, node keys and IDs, NodeInfo.
  * - **Switch / Peer / Reactor**: dialing, listening, limits, and reactors as RxJS pipelines.
  * - **PEX / AddrBook**: peer exchange and CometBFT's address book.
+ * - **Reactors**: a mempool listener with height mirroring, for joining a CometBFT network.
  *
  * @packageDocumentation
  */
@@ -16,3 +17,4 @@ export * from './conn/index.js'
 export * from './crypto/index.js'
 export * from './pex/index.js'
 export * from './switch/index.js'
+export * from './reactors/index.js'
