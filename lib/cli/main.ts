@@ -1,27 +1,9 @@
 /**
- * The `rx-p2p` command line.
+ * The `rx-p2p` command line (the entry point that `bin/rx-p2p.js` loads). See {@link runCli}.
  *
  * @module
  */
-const USAGE = `usage: rx-p2p <command> [options]
+import { processContext } from './args.js'
+import { runCli } from './run.js'
 
-commands:
-  help                 show this help
-`
-
-async function main (argv: string[]): Promise<number> {
-  const [command] = argv
-  switch (command) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE)
-      return 0
-    default:
-      process.stderr.write(`rx-p2p: unknown command ${JSON.stringify(command)}\n\n${USAGE}`)
-      return 2
-  }
-}
-
-process.exitCode = await main(process.argv.slice(2))
+process.exitCode = await runCli(process.argv.slice(2), processContext())

@@ -229,6 +229,8 @@ export type CrawlEvent =
   | { readonly type: 'network', readonly network: string, readonly from: NetAddress | undefined }
   /** A node ID we did not know, heard of from `from` (undefined for a seed). */
   | { readonly type: 'heard', readonly id: NodeId, readonly address: NetAddress, readonly from: NodeId | undefined }
+  /** We read the NodeInfo of seed `address` to learn the network (then drop the connection). */
+  | { readonly type: 'probing', readonly address: NetAddress }
   /** We dial `address`. */
   | { readonly type: 'dialing', readonly address: NetAddress }
   /** The handshake with `address` succeeded. */
@@ -502,7 +504,7 @@ export class Crawler {
       rec.dials++
       rec.address = seed
       rec.tried.add(seed.toString())
-      this.#events.next({ type: 'dialing', address: seed })
+      this.#events.next({ type: 'probing', address: seed })
       try {
         const info = await this.#track(this.#probe(seed))
         this.#networkSource = seed
