@@ -6,10 +6,12 @@
  */
 import { Registry } from '../harness/case.js'
 import { registerTransportSuite } from './transport.js'
+import { registerGoSuite } from './go.js'
 
 /** The full registry. */
 export function buildRegistry (): Registry {
   const reg = new Registry()
   registerTransportSuite(reg)
+  registerGoSuite(reg)
   return reg
 }
