@@ -151,7 +151,7 @@ export async function crawlCommand (args: readonly string[], ctx: CliContext): P
   }
   const s = report.summary
   println(err, `crawl ${report.stopReason} in ${(report.durationMs / 1000).toFixed(1)} s: ${s.reached} reached, ` +
-    `${s.heard} heard of, ${s.failed} failed, ${s.neverTried} never tried; ${s.answered} answered PEX, ${s.edges} edge${s.edges === 1 ? "" : "s"}` +
+    `${s.heard} heard of, ${s.failed} failed, ${s.neverTried} never tried; ${s.answered} answered PEX, ${s.edges} edge${s.edges === 1 ? '' : 's'}` +
     `${report.network !== undefined ? ` (network ${report.network})` : ''}`)
   if (out !== undefined) println(err, `report written to ${resolve(out)}`)
   return s.reached > 0 ? 0 : EXIT_FAILURE
