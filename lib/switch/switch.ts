@@ -575,7 +575,7 @@ export class Switch {
     let peerId: NodeId | undefined
     this.#handshaking.add(raw)
     try {
-      const up = await upgradeConnection(raw, this.#upgradeInit())
+      const up = await upgradeConnection(raw, { ...this.#upgradeInit(), onAuthenticated: (id) => { peerId = id } })
       peerId = up.remoteId
       const socketAddr = new NetAddress(up.remoteId, remote?.host ?? '0.0.0.0', remote?.port ?? 0)
       await this.#addPeer(up, raw, false, socketAddr)

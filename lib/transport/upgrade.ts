@@ -32,6 +32,11 @@ export interface UpgradeInit {
   handshakeTimeoutMs?: number
   /** Aborts the upgrade. */
   signal?: AbortSignal
+  /**
+   * Called with the remote's authenticated ID once the secret handshake succeeds, before the NodeInfo
+   * checks: lets a caller name the peer when a later step refuses it (the Switch's `rejected` event).
+   */
+  onAuthenticated?: (remoteId: NodeId) => void
   /** The frame AEAD implementation. @default defaultAeadBackend() */
   aeadBackend?: AeadBackend
   /** A fixed ephemeral X25519 private key, for test vectors only. @internal */
@@ -100,6 +105,7 @@ export async function upgradeConnection (raw: DuplexConnection, init: UpgradeIni
       ephemeralPrivateKey: init.ephemeralPrivateKey
     })
     const remoteId = sc.remoteId
+    init.onAuthenticated?.(remoteId)
     if (init.dialedId !== undefined) {
       const dialed = parseNodeId(init.dialedId)
       if (dialed !== remoteId) {
