@@ -136,6 +136,7 @@ export async function nodeCommand (args: readonly string[], ctx: CliContext): Pr
       await sw.stop()
       try {
         await pex.stopped()
+        await book.stop() // when the reactor never ran (a failed start), the book is still ours to stop
         println(out, `address book saved: ${book.size} address${book.size === 1 ? '' : 'es'} in ${paths.addrBook}`)
       } catch (err) {
         println(ctx.stderr, `node: could not save the address book: ${describeError(err)}`)

@@ -2,13 +2,14 @@
 // cleanly and the address book is on disk; a restart keeps the key and reads the book back.
 import { expect } from 'chai'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { filter, firstValueFrom, timeout } from 'rxjs'
 import { NodeKey } from '../../lib/crypto/node-key.js'
 import { decodeAddrBookJson } from '../../lib/pex/addr-book-file.js'
 import { NetAddress } from '../../lib/transport/net-address.js'
-import { CliProcess, startNodes, stopNodes } from './support.js'
+import { CliProcess, rxP2p, startNodes, stopNodes } from './support.js'
 
 describe('cli/node (rx-p2p node as a process)', function () {
   this.timeout(30_000)
@@ -57,6 +58,19 @@ describe('cli/node (rx-p2p node as a process)', function () {
     } finally {
       await p.kill()
       await stopNodes(visitors)
+    }
+  })
+
+  it('a listen address in use: the node says so and exits with status 1 (nothing left running)', async () => {
+    const server = createServer()
+    await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+    try {
+      const { port } = server.address() as AddressInfo
+      const r = await rxP2p(['node', '--home', join(dir, 'home-busy'), '--listen', `tcp://127.0.0.1:${port}`])
+      expect(r.code).to.equal(1)
+      expect(r.stderr).to.match(/rx-p2p node: TransportError: .*EADDRINUSE/)
+    } finally {
+      await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
     }
   })
 })
