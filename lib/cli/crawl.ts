@@ -3,8 +3,9 @@
  *
  * @module
  */
-import { rename, writeFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { constants } from 'node:fs'
+import { access, rename, writeFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 import { interval, type Subscription } from 'rxjs'
 import { InvalidAddressError } from '../errors.js'
 import { Crawler, DEFAULT_CRAWL_CONCURRENCY, type CrawlEvent, type CrawlInit, type CrawlReport, type CrawlStats } from '../pex/crawl.js'
@@ -103,6 +104,16 @@ export async function crawlCommand (args: readonly string[], ctx: CliContext): P
     return 0
   }
   const err = ctx.stderr
+  if (out !== undefined) {
+    // Fail now rather than lose the report at the end.
+    const where = dirname(resolve(out))
+    try {
+      await access(where, constants.W_OK)
+    } catch {
+      println(err, `rx-p2p crawl: cannot write the report: ${where} is not a writable directory`)
+      return EXIT_FAILURE
+    }
+  }
   const crawler = new Crawler(init)
   const started = Date.now()
   const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)}s`

@@ -87,9 +87,15 @@ describe('cli/crawl (rx-p2p crawl as a process)', function () {
     }
   })
 
-  it('no seed answers: exit status 1, the report says no-network and why the seed failed', async () => {
+  it('no seed answers: exit status 1, the report says no-network and why the seed failed; an unwritable --out fails before crawling', async () => {
     const dead = new NetAddress(NodeKey.generate().id, '127.0.0.1', await closedPort())
-    const r = await rxP2p(['crawl', dead.toString()])
+    const [r, unwritable] = await Promise.all([
+      rxP2p(['crawl', dead.toString()]),
+      rxP2p(['crawl', dead.toString(), '--out', join(dir, 'no-such-dir', 'report.json')])
+    ])
+    expect(unwritable.code).to.equal(1)
+    expect(unwritable.stderr).to.match(/cannot write the report: .*no-such-dir is not a writable directory/)
+    expect(unwritable.stderr).to.not.match(/failed/)
     expect(r.code).to.equal(1)
     const report = JSON.parse(r.stdout) as CrawlReport
     expect(report.stopReason).to.equal('no-network')
