@@ -18,8 +18,8 @@ import {
 /** The crawl's default time limit: 60 s. */
 export const DEFAULT_CLI_CRAWL_TIMEOUT = '60s'
 
-/** How often a one-line summary is printed while the crawl runs. */
-const SUMMARY_INTERVAL_MS = 5000
+/** How often a one-line summary is printed while the crawl runs, by default. */
+export const DEFAULT_PROGRESS_INTERVAL = '5s'
 
 /** `rx-p2p crawl --help`. */
 export const CRAWL_USAGE = `usage: rx-p2p crawl <id@host:port>... [options]
@@ -38,6 +38,7 @@ options:
   --allow-private           also dial private and loopback addresses heard through PEX
                             (CometBFT's addr_book_strict = false); seeds are always dialed
   --moniker <name>          the moniker we show (default: rx-p2p-crawler)
+  --progress-interval <duration>  how often a one-line summary is printed, 0 for never (default: ${DEFAULT_PROGRESS_INTERVAL})
   -q, --quiet               no line per node (the periodic and final summaries remain)
   -h, --help                this help
 
@@ -55,13 +56,28 @@ const OPTIONS = {
   'dial-timeout': { type: 'string' },
   'allow-private': { type: 'boolean' },
   moniker: { type: 'string' },
+  'progress-interval': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' }
 } as const
 
+/** `rx-p2p crawl`'s arguments, parsed. */
+export interface CrawlArgs {
+  /** The crawl's options. */
+  init: CrawlInit
+  /** Where the report goes; undefined for stdout. */
+  out: string | undefined
+  /** No line per node. */
+  quiet: boolean
+  /** Milliseconds between two summary lines; 0 for none. */
+  progressIntervalMs: number
+  /** `--help` was given. */
+  help: boolean
+}
+
 /** Parses `rx-p2p crawl` arguments into the crawl's options and the output path. @throws {UsageError} */
-export function parseCrawlArgs (args: readonly string[]): { init: CrawlInit, out: string | undefined, quiet: boolean, help: boolean } {
+export function parseCrawlArgs (args: readonly string[]): CrawlArgs {
   const parsed = parseCommandArgs('crawl', args, OPTIONS, true)
-  if (flag(parsed, 'help')) return { init: { seeds: [] }, out: undefined, quiet: false, help: true }
+  if (flag(parsed, 'help')) return { init: { seeds: [] }, out: undefined, quiet: false, progressIntervalMs: 0, help: true }
   if (parsed.positionals.length === 0) throw new UsageError('crawl: give at least one seed address (id@host:port)')
   const seeds = parsed.positionals.map((s) => {
     try {
@@ -93,12 +109,13 @@ export function parseCrawlArgs (args: readonly string[]): { init: CrawlInit, out
   const dialTimeout = str('dial-timeout')
   if (dialTimeout !== undefined) init.dialTimeoutMs = parseDuration('dial-timeout', dialTimeout)
   const out = str('out')
-  return { init, out: out === '-' ? undefined : out, quiet: flag(parsed, 'quiet'), help: false }
+  const progressIntervalMs = parseDuration('progress-interval', str('progress-interval') ?? DEFAULT_PROGRESS_INTERVAL)
+  return { init, out: out === '-' ? undefined : out, quiet: flag(parsed, 'quiet'), progressIntervalMs, help: false }
 }
 
 /** Runs `rx-p2p crawl`; resolves with the exit status. @throws {UsageError} */
 export async function crawlCommand (args: readonly string[], ctx: CliContext): Promise<number> {
-  const { init, out, quiet, help } = parseCrawlArgs(args)
+  const { init, out, quiet, progressIntervalMs, help } = parseCrawlArgs(args)
   if (help) {
     ctx.stdout.write(CRAWL_USAGE)
     return 0
@@ -127,7 +144,7 @@ export async function crawlCommand (args: readonly string[], ctx: CliContext): P
     const line = describeEvent(e, name)
     if (line !== undefined && (!quiet || e.type === 'network')) log(line)
   }))
-  subs.push(interval(SUMMARY_INTERVAL_MS).subscribe(() => { log(progressLine(crawler.stats())) }))
+  if (progressIntervalMs > 0) subs.push(interval(progressIntervalMs).subscribe(() => { log(progressLine(crawler.stats())) }))
 
   let interrupts = 0
   const removeSignal = ctx.onSignal((signal) => {

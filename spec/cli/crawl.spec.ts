@@ -64,14 +64,16 @@ describe('cli/crawl (rx-p2p crawl as a process)', function () {
     }
   })
 
-  it('Ctrl-C (SIGINT) stops a crawl that is waiting on a silent node and still writes the report', async () => {
+  it('Ctrl-C (SIGINT) stops a crawl that is waiting on a silent node (periodic summary meanwhile) and still writes the report', async () => {
     // Node 1 owns the PEX channel but never answers: the crawl would wait for it for the whole --pex-timeout.
     const nodes = await startNodes(2, { reactors: (i) => i === 1 ? [{ name: 'mute', channels: [PEX_CHANNEL], run: () => EMPTY }] : undefined })
     nodes[0]!.pex!.book.addAddress(nodes[1]!.address, nodes[0]!.address)
     const out = join(dir, 'interrupted.json')
-    const p = new CliProcess(['crawl', nodes[0]!.address.toString(), '--allow-private', '--pex-timeout', '60s', '--out', out])
+    const p = new CliProcess(['crawl', nodes[0]!.address.toString(), '--allow-private', '--pex-timeout', '60s', '--out', out, '--progress-interval', '100ms'])
     try {
       await p.waitFor(/reached cli-node-1 /, 'stderr')
+      // The periodic one-line summary while it waits.
+      await p.waitFor(/^\[[\d.]+s\] 2 heard of, 2 reached, 0 failed, 1 in progress, 0 queued$/m, 'stderr')
       p.child.kill('SIGINT')
       const r = await p.exited
       expect(r.code, r.stderr).to.equal(0)
