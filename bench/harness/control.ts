@@ -17,6 +17,7 @@ export class ControlChannel {
   readonly #queue: ControlMessage[] = []
   #waiters: Array<{ match: (m: ControlMessage) => boolean, resolve: (m: ControlMessage) => void, reject: (e: Error) => void }> = []
   #handler: ((m: ControlMessage) => void) | undefined
+  #onClose: (() => void) | undefined
   #closedError: Error | undefined
 
   constructor (socket: net.Socket) {
@@ -24,6 +25,7 @@ export class ControlChannel {
     socket.setEncoding('utf8')
     socket.on('data', (s: string) => { this.#onData(s) })
     socket.on('error', (err) => { this.#fail(err) })
+    socket.on('end', () => { this.#fail(new Error('control channel ended')) })
     socket.on('close', () => { this.#fail(new Error('control channel closed')) })
   }
 
@@ -42,6 +44,12 @@ export class ControlChannel {
   onMessage (handler: (m: ControlMessage) => void): void {
     this.#handler = handler
     while (this.#queue.length > 0) handler(this.#queue.shift()!)
+  }
+
+  /** Calls `fn` once when the channel closes or fails (a worker exits when its orchestrator is gone). */
+  onClose (fn: () => void): void {
+    this.#onClose = fn
+    if (this.#closedError !== undefined) fn()
   }
 
   /** Resolves with the next message whose `ev` is `ev` (or that has `ev: 'error'`, which rejects). */
@@ -121,6 +129,7 @@ export class ControlChannel {
   #fail (err: Error): void {
     if (this.#closedError !== undefined) return
     this.#closedError = err
+    this.#onClose?.()
     const ws = this.#waiters
     this.#waiters = []
     for (const w of ws) w.reject(err)

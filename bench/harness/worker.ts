@@ -199,5 +199,6 @@ ctl.onMessage((msg) => {
     ctl.send({ ev: 'error', message: err.stack ?? err.message })
   })
 })
+ctl.onClose(() => { process.exit(0) })
 process.on('uncaughtException', (err) => { ctl.send({ ev: 'error', message: `uncaught: ${err.stack ?? err.message}` }) })
 process.on('unhandledRejection', (err) => { ctl.send({ ev: 'error', message: `unhandled rejection: ${String(err)}` }) })
