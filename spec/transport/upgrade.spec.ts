@@ -231,6 +231,17 @@ describe('transport/upgradeConnection', () => {
       expect((err as IncompatiblePeerError).rule).to.equal('network')
     })
 
+    it('onAuthenticated names the peer before a later rule refuses it', async () => {
+      const [ours, theirs] = memoryPair()
+      const ourKey = NodeKey.generate()
+      const peerKey = NodeKey.generate()
+      const seen: string[] = []
+      const ourSide = upgradeConnection(ours, { nodeKey: ourKey, nodeInfo: nodeInfoOf(ourKey), onAuthenticated: (id) => { seen.push(id) } })
+      void upgradeConnection(theirs, { nodeKey: peerKey, nodeInfo: nodeInfoOf(peerKey, { network: 'another-chain' }) }).catch(() => {})
+      expect(await rejection(ourSide)).to.be.instanceOf(IncompatiblePeerError)
+      expect(seen).to.deep.equal([peerKey.id])
+    })
+
     it('no shared channel: IncompatiblePeerError (rule "channels")', async () => {
       const peerKey = NodeKey.generate()
       const err = await refusedBy({ peerKey }, (sc) => {
