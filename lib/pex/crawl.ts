@@ -404,7 +404,7 @@ export class Crawler {
     if (signal?.aborted === true) this.stop()
     else signal?.addEventListener('abort', onAbort, { once: true })
     const timeoutMs = this.#init.timeoutMs ?? Infinity
-    if (Number.isFinite(timeoutMs)) this.#subs.push(this.#scheduler.schedule(() => { this.#requestStop('timeout') }, Math.max(0, timeoutMs)))
+    if (Number.isFinite(timeoutMs)) this.#subs.push(this.#scheduler.schedule(() => { this.#requestStop('timeout') }, timerDelay(timeoutMs)))
 
     for (const seed of this.seeds) {
       const rec = this.#record(seed.id, seed, undefined)
@@ -721,7 +721,7 @@ export class Crawler {
     rec.pexTimer = this.#scheduler.schedule(() => {
       rec.pexTimer = undefined
       this.#hangUp(rec, new TimeoutError(`no PEX answer within ${timeoutMs} ms`))
-    }, timeoutMs)
+    }, timerDelay(timeoutMs))
   }
 
   /** Records why a reached node gave no addresses (unless it did) and disconnects it gracefully. */
@@ -886,6 +886,13 @@ export function describeCrawlError (error: Error): CrawlError {
   const rule = typeof e.rule === 'string' ? e.rule : typeof e.reason === 'string' ? e.reason : undefined
   if (rule !== undefined) out.rule = rule
   return out
+}
+
+/** The longest delay a timer takes (Node fires longer ones at once): about 24.8 days. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1
+
+function timerDelay (ms: number): number {
+  return Math.min(Math.max(0, ms), MAX_TIMER_DELAY_MS)
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
