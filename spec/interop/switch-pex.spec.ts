@@ -41,6 +41,7 @@ for (const version of COMET_VERSIONS) {
     let rx: RxSwitch | undefined
     let pex: PexReactor | undefined
     const learned: LearnedAddress[] = []
+    const pexDials: string[] = []
 
     before(async function () {
       bin = requireCometBinary(this, version)
@@ -87,8 +88,11 @@ for (const version of COMET_VERSIONS) {
       const gotBoth = (): boolean => nodes.slice(1).every((n) => learned.some((l) => l.from.id === nodes[0]!.id && l.address.toString() === n.address))
       await nodes[0]!.waitFor('PexAddrs from the seed with the other two nodes', async () => gotBoth(), 15_000)
       for (const n of nodes.slice(1)) expect(pex!.book.get(n.id)?.addr.toString(), `${n.moniker} in the book`).to.equal(n.address)
-      // The seed's answer starts ensurePeers at once: the Switch dials the two nodes it just learned.
-      for (const n of nodes) await sw.event('added', (e) => e.peer.id === n.id && e.peer.isOutbound)
+      // The seed's answer starts ensurePeers at once: the Switch dials the two nodes it just learned. (Either
+      // direction is accepted: a node that learned our address from node 0 may have been quicker.)
+      for (const n of nodes) await sw.event('added', (e) => e.peer.id === n.id)
+      expect(pexDials.filter((a) => a !== nodes[0]!.address), 'ensure-peers dials').to.include.members(
+        nodes.slice(1).filter((n) => sw.sw.peers.get(n.id)?.isOutbound === true).map((n) => n.address))
       for (const n of nodes) await n.waitForPeer(sw.sw.nodeId)
       expect(sw.recorded('removed')).to.deep.equal([])
     })
@@ -114,6 +118,7 @@ for (const version of COMET_VERSIONS) {
     async function startSwitchWithPex (): Promise<RxSwitch> {
       pex = pexReactor({ seeds: [nodes[0]!.address], addrBookStrict: false })
       pex.gossip$.subscribe((l) => learned.push(l))
+      pex.events$.subscribe((e) => { if (e.type === 'dial') pexDials.push(e.address.toString()) })
       rx = await startSwitch({ network: nodes[0]!.chainId, moniker: `rx-pex-${version.key}`, reactors: [pex] })
       return rx
     }
