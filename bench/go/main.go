@@ -1,8 +1,9 @@
-// Command mconn-bench is one end of a bench connection built on CometBFT's own p2p/conn package (v0.38.26):
-// an MConnection over a plain TCP socket or over a SecretConnection, with one channel. It is the Go peer of the
-// rx-p2p bench (bench/suites/go.ts): the orchestrator drives it over the bench control protocol (one JSON object
-// per line on file descriptor 3, see bench/README.md), exactly like a Node worker, so the same harness times
-// Go's pair, rx-p2p's pair, and mixed pairs (Go sender, rx-p2p receiver and the reverse).
+// Command mconn-bench is one end of a bench connection built on CometBFT's own p2p/conn package: v0.38.26 with
+// go.mod, v1.0.1 with `go build -modfile=go.v1.mod` (the same source; the API is the same). It runs an
+// MConnection over a plain TCP socket or over a SecretConnection, with one channel, as the Go peer of the rx-p2p
+// bench (bench/suites/go.ts): the orchestrator drives it over the bench control protocol (one JSON object per
+// line on file descriptor 3, see bench/README.md), exactly like a Node worker, so the same harness times Go's
+// pair, rx-p2p's pair, and mixed pairs (Go sender, rx-p2p receiver and the reverse).
 //
 // Built by the bench at run time into its cache directory; not part of the rx-p2p library.
 package main
@@ -16,6 +17,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -346,7 +348,19 @@ func stats() message {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return message{"ev": "stats", "maxRssKiB": ru.Maxrss, "rssKiB": rssKiB, "heapUsedKiB": ms.HeapAlloc / 1024, "totalReceived": totalReceived.Load(), "gomaxprocs": runtime.GOMAXPROCS(0), "numGC": ms.NumGC}
+	return message{"ev": "stats", "maxRssKiB": ru.Maxrss, "rssKiB": rssKiB, "heapUsedKiB": ms.HeapAlloc / 1024, "totalReceived": totalReceived.Load(), "gomaxprocs": runtime.GOMAXPROCS(0), "numGC": ms.NumGC, "cometbft": cometbftVersion(), "go": runtime.Version()}
+}
+
+// cometbftVersion is the version of CometBFT this program was built against (go.mod or go.v1.mod).
+func cometbftVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			if d.Path == "github.com/cometbft/cometbft" {
+				return d.Version
+			}
+		}
+	}
+	return "unknown"
 }
 
 func num(m message, k string) int64 {

@@ -1,7 +1,8 @@
 /**
  * rx-p2p against the reference implementation (issue 6): CometBFT's own MConnection (`p2p/conn` of v0.38.26,
- * used as a library by the Go peer in `bench/go/`) beside rx-p2p's, plain and over SecretConnection, at 1 KiB
- * and 64 KiB messages, in the same run, with the same settings on both sides:
+ * used as a library by the Go peer in `bench/go/`; v1.0.1 beside it, the same program built with `go.v1.mod`)
+ * beside rx-p2p's, plain and over SecretConnection, at 1 KiB and 64 KiB messages, in the same run, with the same
+ * settings on both sides:
  *
  * - one channel (0x20, priority 1, send queue capacity 100), 1,024-byte packets (both defaults), send and
  *   receive rate limits lifted (rx-p2p: 0 = unlimited; Go: 10^15 B/s), the same flush throttle
@@ -11,9 +12,10 @@
  * - the sender queues messages with TrySend and falls back to the blocking Send when the queue is full (Go),
  *   trySend / send (rx-p2p); the receiver counts whole messages as the MConnection delivers them.
  *
- * Each comparison case connects a Go pair and an rx-p2p pair, warms both up (untimed), then runs the timed
- * transfers taking turns (Go, rx-p2p, rx-p2p, Go, ...) with the same byte count, so load from other processes
- * hits both alike; MB/s is the median. Target: rx-p2p ≥ 1.0× Go in every case.
+ * Each comparison case connects a Go pair (v0.38.26), an rx-p2p pair and a Go v1.0.1 pair, warms them up
+ * (untimed), then runs the timed transfers taking turns, the order rotating from round to round, all with the
+ * same byte count, so load from other processes hits them alike; MB/s is the median. Target: rx-p2p ≥ 1.0× Go
+ * in every case (v0.38.26, as issue 6 asks; v1.0.1 checked the same way).
  *
  * No round-trip column: with the 10 ms throttle a lone 64-byte message waits for the flush timer at each end,
  * so both implementations measure about 20 ms (the throttle, not the code). A 0 ms throttle is no fair
@@ -177,7 +179,21 @@ async function withGo (opts: RunOptions, body: (binary: string, goVersion: strin
   return await body(peer.binary, peer.goVersion)
 }
 
-/** Go's pair and rx-p2p's pair on the same work, timed transfers taking turns. */
+/** The v1.0.1 peer, or undefined (logged) when it cannot be built: the v0.38.26 comparison goes on without it. */
+async function goV1 (opts: RunOptions): Promise<string | undefined> {
+  try {
+    const peer = await goPeer(opts.log, 'v1.0')
+    return 'binary' in peer ? peer.binary : undefined
+  } catch (err) {
+    opts.log(`  no CometBFT v1.0.1 peer: ${(err as Error).message.split('\n')[0] ?? ''}`)
+    return undefined
+  }
+}
+
+/**
+ * Go's pair (CometBFT v0.38.26, and v1.0.1 beside it when it builds) and rx-p2p's pair on the same work, timed
+ * transfers taking turns.
+ */
 function comparisonCase (w: Workload): BenchCase {
   const id = `go-${w.tag}`
   return {
@@ -185,28 +201,33 @@ function comparisonCase (w: Workload): BenchCase {
     group: 'go',
     title: w.label,
     size: w.size,
-    description: `CometBFT v0.38.26 p2p/conn (Go) vs rx-p2p, ${w.label}, ${w.size / KiB} KiB messages, flush throttle ${FLUSH_THROTTLE_MS} ms, rate limits lifted`,
+    description: `CometBFT v0.38.26 (and v1.0.1) p2p/conn (Go) vs rx-p2p, ${w.label}, ${w.size / KiB} KiB messages, flush throttle ${FLUSH_THROTTLE_MS} ms, rate limits lifted`,
     run: async (opts) => await withGo(opts, async (binary, goVersion) => {
       const goSpec: WorkerSpec = { command: binary, params: goParams(w) }
       const rxSpec: WorkerSpec = { stack: 'rx', params: rxParams(w) }
+      const v1 = await goV1(opts)
       const pairs: Pair[] = []
       try {
-        pairs.push(await open('Go', w, goSpec, goSpec))
+        pairs.push(await open('Go v0.38', w, goSpec, goSpec))
         pairs.push(await open('rx-p2p', w, rxSpec, rxSpec))
-        const { reps: [goReps, rxReps], repBytes, discarded } = await measure(pairs, w.size, opts)
-        const goStats = await pairs[0]!.rcv.ctl.request({ op: 'stats' }, 'stats')
-        const rxStats = await pairs[1]!.rcv.ctl.request({ op: 'stats' }, 'stats')
+        if (v1 !== undefined) pairs.push(await open('Go v1.0', w, { command: v1, params: goParams(w) }, { command: v1, params: goParams(w) }))
+        const { reps: [goReps, rxReps, go1Reps], repBytes, discarded } = await measure(pairs, w.size, opts)
+        const [goStats, rxStats, go1Stats] = await Promise.all(pairs.map(async (p) => await p.rcv.ctl.request({ op: 'stats' }, 'stats')))
         const m: Metrics = {
-          ...summary('go', goReps!, goStats),
-          ...summary('rx', rxReps!, rxStats),
+          ...summary('go', goReps!, goStats!),
+          ...summary('rx', rxReps!, rxStats!),
+          ...(go1Reps !== undefined ? summary('go1', go1Reps, go1Stats!) : {}),
           pairRatios: goReps!.map((g, i) => rxReps![i]!.mbps / g.mbps),
           discardedReps: discarded,
-          goMaxProcs: Number(goStats.gomaxprocs),
+          goMaxProcs: Number(goStats!.gomaxprocs),
+          cometbft: [goStats!.cometbft, go1Stats?.cometbft].filter((x) => x !== undefined).join(', '),
           repBytes,
           goVersion
         }
         m.ratio = (m.rxMbps as number) / (m.goMbps as number)
-        opts.log(`  → Go ${fmt(m.goMbps as number)} MB/s, rx-p2p ${fmt(m.rxMbps as number)} MB/s: rx-p2p / Go = ${(m.ratio as number).toFixed(2)}`)
+        if (go1Reps !== undefined) m.ratio1 = (m.rxMbps as number) / (m.go1Mbps as number)
+        opts.log(`  → Go v0.38.26 ${fmt(m.goMbps as number)} MB/s, rx-p2p ${fmt(m.rxMbps as number)} MB/s: rx-p2p / Go = ${(m.ratio as number).toFixed(2)}` +
+          (go1Reps !== undefined ? `; Go v1.0.1 ${fmt(m.go1Mbps as number)} MB/s: rx-p2p / Go v1.0.1 = ${(m.ratio1 as number).toFixed(2)}` : ''))
         return m
       } finally {
         await Promise.all(pairs.map(async (p) => { await p.stop() }))
@@ -252,19 +273,23 @@ const cell = (f: (r: CaseResult, res: Results) => string) => (r: CaseResult, res
 const sizeLabel = (size: number | undefined): string => size === undefined ? '' : `${size / KiB} KiB`
 const nsB = (r: CaseResult, p: string): string => `${num(r, `${p}SendNsPerByte`)?.toFixed(2) ?? '–'}/${num(r, `${p}RecvNsPerByte`)?.toFixed(2) ?? '–'}`
 
+const ratioCell = (k: string) => cell((r) => num(r, k)?.toFixed(2) ?? '–')
+const passCell = (k: string) => cell((r) => { const x = num(r, k); return x === undefined ? '–' : x >= 1 ? 'PASS' : 'MISS' })
+
 const comparisonColumns: Column[] = [
   { header: 'workload', align: 'left', cell: (r) => r.case.title },
   { header: 'id', align: 'left', cell: (r) => r.case.id },
   { header: 'msg', cell: (r) => sizeLabel(r.case.size) },
-  { header: 'Go MB/s', cell: cell((r) => fmt(num(r, 'goMbps'))) },
+  { header: 'Go v0.38.26 MB/s', cell: cell((r) => fmt(num(r, 'goMbps'))) },
   { header: 'rx-p2p MB/s', cell: cell((r) => fmt(num(r, 'rxMbps'))) },
-  { header: 'rx-p2p / Go', cell: cell((r) => num(r, 'ratio')?.toFixed(2) ?? '–') },
-  { header: '≥ 1.0×', cell: cell((r) => { const x = num(r, 'ratio'); return x === undefined ? '–' : x >= 1 ? 'PASS' : 'MISS' }) },
+  { header: 'rx-p2p / Go', cell: ratioCell('ratio') },
+  { header: '≥ 1.0×', cell: passCell('ratio') },
   { header: 'per-rep ratio min…max', cell: cell((r) => { const xs = r.metrics.pairRatios; return Array.isArray(xs) && xs.length > 0 ? `${Math.min(...xs).toFixed(2)}…${Math.max(...xs).toFixed(2)}` : '–' }) },
-  { header: 'CPU ns/B send/recv Go', cell: cell((r) => nsB(r, 'go')) },
-  { header: 'CPU ns/B send/recv rx-p2p', cell: cell((r) => nsB(r, 'rx')) },
-  { header: 'other load', cell: cell((r) => { const a = num(r, 'goForeign'); const b = num(r, 'rxForeign'); return a === undefined || b === undefined ? '–' : `${(Math.max(a, b) * 100).toFixed(0)}%` }) },
-  { header: 'recv peak RSS MiB Go/rx-p2p', cell: cell((r) => `${fmt(num(r, 'goRecvPeakRssMiB'))}/${fmt(num(r, 'rxRecvPeakRssMiB'))}`) }
+  { header: 'Go v1.0.1 MB/s', cell: cell((r) => fmt(num(r, 'go1Mbps'))) },
+  { header: 'rx-p2p / Go v1.0.1', cell: ratioCell('ratio1') },
+  { header: 'CPU ns/B send/recv Go v0.38 · rx-p2p · Go v1.0', cell: cell((r) => `${nsB(r, 'go')} · ${nsB(r, 'rx')} · ${nsB(r, 'go1')}`) },
+  { header: 'other load', cell: cell((r) => { const xs = ['go', 'rx', 'go1'].map((p) => num(r, `${p}Foreign`)).filter((x): x is number => x !== undefined); return xs.length === 0 ? '–' : `${(Math.max(...xs) * 100).toFixed(0)}%` }) },
+  { header: 'recv peak RSS MiB Go v0.38 · rx-p2p', cell: cell((r) => `${fmt(num(r, 'goRecvPeakRssMiB'))} · ${fmt(num(r, 'rxRecvPeakRssMiB'))}`) }
 ]
 
 const interopColumns: Column[] = [
@@ -282,33 +307,35 @@ const interopColumns: Column[] = [
 export function registerGoSuite (reg: Registry): void {
   reg.addGroup({
     id: 'go',
-    title: `rx-p2p vs CometBFT's Go MConnection (p2p/conn v0.38.26), same machine, same run`,
+    title: `rx-p2p vs CometBFT's Go MConnection (p2p/conn v0.38.26, and v1.0.1 beside it), same machine, same run`,
     columns: comparisonColumns,
     notes: [
-      `Both: one channel, 1,024-byte packets, send queue 100, rate limits lifted, flush throttle ${FLUSH_THROTTLE_MS} ms; sender and receiver in separate processes over loopback TCP, pinned to one CPU each (Go: GOMAXPROCS 1).`,
-      'MB/s = 10^6 payload bytes per second at the receiver, median of the timed transfers (Go and rx-p2p alternate, same byte count); rx-p2p / Go = ratio of the medians.',
-      'CPU ns/B = CPU time of each process per payload byte (less sensitive to other load than MB/s).'
+      `All: one channel, 1,024-byte packets, send queue 100, rate limits lifted, flush throttle ${FLUSH_THROTTLE_MS} ms; sender and receiver in separate processes over loopback TCP, pinned to one CPU each (Go: GOMAXPROCS 1).`,
+      'MB/s = 10^6 payload bytes per second at the receiver, median of the timed transfers (the pairs take turns, same byte count); rx-p2p / Go = ratio of the medians; per-rep = rx-p2p / Go v0.38.26 within each round.',
+      'CPU ns/B = CPU time of the sender / receiver process per payload byte (less sensitive to other load than MB/s). other load = the most other processes used of the CPUs during a pair\'s transfers (median).'
     ]
   })
   reg.addGroup({
     id: 'go-interop',
-    title: 'Interop under load: a Go MConnection at one end, rx-p2p at the other (same settings)',
+    title: 'Interop under load: a CometBFT v0.38.26 Go MConnection at one end, rx-p2p at the other (same settings)',
     columns: interopColumns,
-    notes: ['× Go pair = against the Go → Go pair of the same workload in this run.']
+    notes: ['× Go pair = against the Go → Go pair (v0.38.26) of the same workload in this run.']
   })
   for (const w of WORKLOADS) reg.add(comparisonCase(w))
   for (const w of WORKLOADS) reg.add(interopCase(w, 'go'), interopCase(w, 'rx'))
-  for (const w of WORKLOADS) {
+  const target = (w: Workload, key: 'go' | 'go1', version: string): void => {
     reg.addTarget({
-      id: `go-${w.tag}`,
-      description: `rx-p2p ≥ 1.0× CometBFT Go, ${w.label}, ${w.size / KiB} KiB`,
+      id: `${key}-${w.tag}`,
+      description: `rx-p2p ≥ 1.0× CometBFT ${version} (Go), ${w.label}, ${w.size / KiB} KiB`,
       check: (res) => {
         const r = res.get(`go-${w.tag}`)
         const a = num(r, 'rxMbps')
-        const b = num(r, 'goMbps')
+        const b = num(r, `${key}Mbps`)
         if (a === undefined || b === undefined) return undefined
         return { pass: a >= b, detail: `rx-p2p ${fmt(a)} MB/s = ${(a / b).toFixed(2)}× Go ${fmt(b)} MB/s (need ≥ 1.0×)` }
       }
     })
   }
+  for (const w of WORKLOADS) target(w, 'go', 'v0.38.26')
+  for (const w of WORKLOADS) target(w, 'go1', 'v1.0.1')
 }
