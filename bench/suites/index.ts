@@ -7,11 +7,13 @@
 import { Registry } from '../harness/case.js'
 import { registerTransportSuite } from './transport.js'
 import { registerGoSuite } from './go.js'
+import { registerScaleSuite } from './scale.js'
 
 /** The full registry. */
 export function buildRegistry (): Registry {
   const reg = new Registry()
   registerTransportSuite(reg)
   registerGoSuite(reg)
+  registerScaleSuite(reg)
   return reg
 }

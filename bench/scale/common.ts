@@ -1,0 +1,68 @@
+/**
+ * What the two processes of the scale case share: the channel, the network name, the library location, the
+ * clock, and process facts (memory, CPU, the open-file limit).
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+/** The channel every scale peer opens and the hub broadcasts on. */
+export const SCALE_CHANNEL = 0x40
+/** Messages a scale channel queues (a broadcast queues one per peer; several may overlap at most briefly). */
+export const SCALE_SEND_QUEUE_CAPACITY = 16
+/** The network (chain ID) of the hub and of every swarm peer. */
+export const SCALE_NETWORK = 'rx-p2p-bench-scale'
+
+/** The library under test: `RX_BENCH_LIB` (a directory laid out like `lib/`) or the tree's `lib/`. */
+export const LIB = process.env.RX_BENCH_LIB ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../lib')
+
+const modules = new Map<string, Promise<unknown>>()
+
+/** Imports a library module (path relative to `lib/`) once. */
+export async function lib<T> (file: string): Promise<T> {
+  let m = modules.get(file)
+  if (m === undefined) {
+    m = import(pathToFileURL(path.join(LIB, file)).href)
+    modules.set(file, m)
+  }
+  return await m as T
+}
+
+/** CLOCK_MONOTONIC in microseconds (shared by every process of the machine). */
+export function nowUs (): number {
+  return Number(process.hrtime.bigint() / 1000n)
+}
+
+/** The soft limit on open files of this process (from /proc/self/limits); undefined when unknown. */
+export function openFileLimit (): number | undefined {
+  try {
+    const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
+    const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0]
+    if (soft === undefined) return undefined
+    return soft === 'unlimited' ? Infinity : Number(soft)
+  } catch {
+    return undefined
+  }
+}
+
+/** Process CPU time (user + system) in µs and the clock. */
+export function cpuNow (): { cpuUs: number, t: number } {
+  const u = process.cpuUsage()
+  return { cpuUs: u.user + u.system, t: nowUs() }
+}
+
+/** Runs full garbage collections (the process must run with `--expose-gc`), then waits `settleMs`, then reads memory. */
+export async function settledMemory (settleMs: number): Promise<{ rssKiB: number, heapUsedKiB: number, heapTotalKiB: number, externalKiB: number, arrayBuffersKiB: number }> {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error('run with --expose-gc')
+  gc()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  gc()
+  await new Promise((resolve) => setTimeout(resolve, settleMs))
+  gc()
+  const m = process.memoryUsage()
+  const k = (x: number): number => Math.round(x / 1024)
+  return { rssKiB: k(m.rss), heapUsedKiB: k(m.heapUsed), heapTotalKiB: k(m.heapTotal), externalKiB: k(m.external), arrayBuffersKiB: k(m.arrayBuffers) }
+}
