@@ -42,6 +42,12 @@ export const DEFAULT_MARK_GOOD_AFTER_MS = 60_000
  */
 export const DEFAULT_MAX_CONCURRENT_CRAWL_DIALS = 10
 
+/**
+ * rx-p2p (`askWhenAtTarget`): at its outbound target a node whose last answer brought nothing new asks a random
+ * peer for addresses only every this many `ensurePeers` periods (every period while answers bring news).
+ */
+export const AT_TARGET_QUIET_ASK_PERIODS = 10
+
 /** The PEX channel's send queue (CometBFT `SendQueueCapacity: 10`). */
 export const PEX_SEND_QUEUE_CAPACITY = 10
 

@@ -22,7 +22,8 @@ import { DEFAULT_BAN_TIME_MS } from './params.js'
 import {
   BIAS_TO_SELECT_NEW_PEERS, CRAWL_RECORD_TTL_MS, DEFAULT_CRAWL_PEER_PERIOD_MS, DEFAULT_ENSURE_PEERS_PERIOD_MS,
   DEFAULT_MARK_GOOD_AFTER_MS, DEFAULT_MAX_ATTEMPTS_TO_DIAL, DEFAULT_MAX_CONCURRENT_CRAWL_DIALS,
-  DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS, DEFAULT_SEED_DISCONNECT_WAIT_PERIOD_MS, PEX_CHANNEL_PRIORITY, PEX_SEND_QUEUE_CAPACITY
+  DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS, DEFAULT_SEED_DISCONNECT_WAIT_PERIOD_MS, PEX_CHANNEL_PRIORITY, PEX_SEND_QUEUE_CAPACITY,
+  AT_TARGET_QUIET_ASK_PERIODS
 } from './pex-defaults.js'
 
 /** The PEX channel descriptor: `0x00`, priority 1, send queue 10, messages up to 64000 bytes (CometBFT's). */
@@ -82,6 +83,15 @@ export interface PexReactorInit {
    * @default 60000
    */
   markGoodAfterMs?: number
+  /**
+   * Keep learning at the outbound target: when the book is short (under 1000 addresses), the periodic
+   * `ensurePeers` asks one random peer for addresses even when there is nobody to dial: every period while the
+   * last answer brought a new address, else every 10th period. CometBFT stops asking once the target is met, so
+   * its nodes never learn much beyond their first answers; `false` restores that. One request per period to a
+   * random peer stays well within CometBFT's limit of one per 10 s per peer.
+   * @default true
+   */
+  askWhenAtTarget?: boolean
   /** Numbers in [0, 1): jitter, random peer and seed order, dial backoff jitter (and the default book). @default Math.random */
   random?: () => number
   /** The default book's clock, if it is needed before the Switch starts. @default the Switch's scheduler */
@@ -221,6 +231,7 @@ class PexReactorImpl implements PexReactor {
   readonly #ensurePeriod: number
   readonly #banTimeMs: number
   readonly #markGoodAfterMs: number
+  readonly #askWhenAtTarget: boolean
   readonly #isPersistent: (address: NetAddress) => boolean
   readonly #backoff: DialBackoff
   readonly #gossip = new Subject<LearnedAddress>()
@@ -239,6 +250,8 @@ class PexReactorImpl implements PexReactor {
   readonly #crawlQueue: NetAddress[] = []
   #crawlDialsInFlight = 0
   #seedQueue: NetAddress[] | undefined // the seeds still to try in the current dialSeeds round
+  #lastAnswerAddedNews = true // the last PexAddrs brought an address new to the book
+  #quietPeriods = 0 // periodic runs at the target since the last request made there
 
   // The running pipeline.
   #ctx: ReactorContext | undefined
@@ -255,6 +268,7 @@ class PexReactorImpl implements PexReactor {
     this.#ensurePeriod = init.ensurePeersPeriodMs ?? DEFAULT_ENSURE_PEERS_PERIOD_MS
     this.#banTimeMs = init.banTimeMs ?? DEFAULT_BAN_TIME_MS
     this.#markGoodAfterMs = init.markGoodAfterMs ?? DEFAULT_MARK_GOOD_AFTER_MS
+    this.#askWhenAtTarget = init.askWhenAtTarget ?? true
     this.#isPersistent = init.isPersistent ?? (() => false)
     this.#backoff = new DialBackoff({
       random: this.#random,
@@ -504,6 +518,7 @@ class PexReactorImpl implements PexReactor {
       if (result === 'added') added++
       if (observed) gossip.next({ address, source: src, from: peer, result })
     }
+    this.#lastAnswerAddedNews = added > 0
     this.#events.next({ type: 'addrs-received', peer, count: addrs.length, added })
     if (this.seedMode && this.#crawling.has(peer.id)) {
       // A crawled peer answered: it is reachable and speaks PEX. Keep only short connections.
@@ -673,6 +688,17 @@ class PexReactorImpl implements PexReactor {
     const numToDial = ctx.maxOutboundPeers - (outbound + dialing)
     if (numToDial <= 0) {
       this.#events.next({ type: 'ensure-peers', outbound, dialing, toDial: numToDial, picked: 0 })
+      // CometBFT returns here: a node at its target never asks for addresses again. rx-p2p keeps learning
+      // (one random peer per period, when the book is short) unless told not to.
+      // While answers bring news it asks every period, otherwise every AT_TARGET_QUIET_ASK_PERIODS periods.
+      if (this.#askWhenAtTarget && periodElapsed && book.needMoreAddrs()) {
+        book.reinstateBadPeers()
+        this.#quietPeriods++
+        if (this.#lastAnswerAddedNews || this.#quietPeriods >= AT_TARGET_QUIET_ASK_PERIODS) {
+          this.#quietPeriods = 0
+          this.#askRandomPeer(ctx)
+        }
+      }
       return
     }
     // Prefer vetted (old) addresses while we have few peers: bias towards new in [10, 90].
@@ -688,10 +714,14 @@ class PexReactorImpl implements PexReactor {
     for (const address of toDial.values()) this.#dialPeer(address, 'ensure-peers')
     if (book.needMoreAddrs()) book.reinstateBadPeers()
     if (book.needMoreAddrs()) {
-      const peers = ctx.peers.list()
-      if (peers.length > 0 && periodElapsed) this.#requestAddrs(peers[Math.floor(this.#random() * peers.length)]!)
+      if (periodElapsed) this.#askRandomPeer(ctx)
       if (toDial.size === 0) this.#dialSeeds()
     }
+  }
+
+  #askRandomPeer (ctx: ReactorContext): void {
+    const peers = ctx.peers.list()
+    if (peers.length > 0) this.#requestAddrs(peers[Math.floor(this.#random() * peers.length)]!)
   }
 
   /** CometBFT `dialPeer`: honours the backoff, bans an address that failed too often, then dials. */

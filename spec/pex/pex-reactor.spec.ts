@@ -328,6 +328,30 @@ describe('pex/pexReactor', () => {
       expect(at30[1]).to.equal('30000: dial 20.77.0.1')
     })
 
+    it('keeps learning at the outbound target (rx-p2p): asks a random peer every period while answers bring news, else every 10th; askWhenAtTarget: false stops as CometBFT', async () => {
+      const run = async (askWhenAtTarget: boolean | undefined): Promise<number[]> => {
+        const vts = clock()
+        const book = await startedBook(vts)
+        const target = addr(1)
+        book.addAddress(target, addr(999))
+        const p = peerFor(target, true, 'p')
+        let answers = 0
+        const r = drive(pexReactor({ book, random: rng(30), askWhenAtTarget, markGoodAfterMs: Infinity }), vts, { durationMs: 400_000, maxOutboundPeers: 1 }, (h) => {
+          h.at(1, () => { h.event(peerAdded(p)) })
+          h.onAction((a) => {
+            if (a.type !== 'send' || decodePexMessage(a.message).type !== 'request') return
+            // the first two answers bring new addresses, later ones nothing new
+            const n = answers++
+            const list = n < 2 ? [addr(100 + n)] : []
+            h.at(h.now() + 10, () => { h.envelope(p, addrsMessage(list)) })
+          })
+        })
+        return r.actions.filter((a) => a.action.type === 'send').map((a) => a.t)
+      }
+      expect(await run(undefined)).to.deep.equal([1, 30_000, 60_000, 360_000])
+      expect(await run(false)).to.deep.equal([1])
+    })
+
     it('dials the seeds one at a time in random order until one connects; an answer from a seed dials its addresses at once', async () => {
       const vts = clock()
       const book = await startedBook(vts)
