@@ -298,13 +298,10 @@ export function parseIp (text: string): Uint8Array | undefined {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (c === 0x2e /* . */) {
-      const v4 = parseIpv4(text)
-      if (v4 === undefined) return undefined
       const ip = new Uint8Array(16)
       ip[10] = 0xff
       ip[11] = 0xff
-      ip.set(v4, 12)
-      return ip
+      return parseIpv4Into(text, ip, 12) ? ip : undefined
     }
     if (c === 0x3a /* : */) return parseIpv6(text)
     if (c === 0x25 /* % */) return undefined
@@ -356,16 +353,35 @@ export function isIpv4 (ip: Uint8Array): boolean {
 
 function parseIpv4 (text: string): Uint8Array | undefined {
   const out = new Uint8Array(4)
-  const parts = text.split('.')
-  if (parts.length !== 4) return undefined
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i]!
-    if (!/^[0-9]{1,3}$/.test(part) || (part.length > 1 && part[0] === '0')) return undefined
-    const n = Number(part)
-    if (n > 255) return undefined
-    out[i] = n
+  return parseIpv4Into(text, out, 0) ? out : undefined
+}
+
+// Four dot-separated decimal fields of 1 to 3 digits, no leading zero, each at most 255 (Go's parseIPv4),
+// written to out[offset..offset+4]. A character loop: this runs for every address of every PEX message.
+function parseIpv4Into (text: string, out: Uint8Array, offset: number): boolean {
+  let field = 0
+  let value = 0
+  let digits = 0
+  let first = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x2e /* . */) {
+      if (digits === 0 || field === 3) return false
+      out[offset + field++] = value
+      value = 0
+      digits = 0
+      continue
+    }
+    if (c < 0x30 || c > 0x39) return false
+    if (digits === 0) first = c
+    else if (first === 0x30) return false // a leading zero
+    if (++digits > 3) return false
+    value = value * 10 + (c - 0x30)
+    if (value > 255) return false
   }
-  return out
+  if (digits === 0 || field !== 3) return false
+  out[offset + 3] = value
+  return true
 }
 
 function hexDigit (c: number): number {
