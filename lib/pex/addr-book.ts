@@ -326,7 +326,10 @@ export class AddrBook {
 
   /** True for one of our own addresses (the same address, or the same ID). */
   isOurAddress (addr: NetAddress): boolean {
-    return this.#ourAddrs.has(addr.canonical().toString()) || (addr.id !== '' && this.#ourIds.has(addr.id))
+    // Every address of ours with an ID put that ID in #ourIds, and an address's text embeds its ID: for an
+    // address with an ID, the ID alone decides.
+    if (addr.id !== '') return this.#ourIds.has(addr.id)
+    return this.#ourAddrs.has(addr.canonical().toString())
   }
 
   /** IDs never to add nor to accept addresses from (CometBFT's `private_peer_ids`). */
@@ -351,16 +354,26 @@ export class AddrBook {
    * @param src the address of the peer that told us (its self-reported address)
    */
   addAddress (addr: NetAddress, src: NetAddress): AddAddressResult {
-    addr = addr.canonical()
-    src = src.canonical()
-    if (!addr.isValid()) return 'invalid'
-    if (this.#badPeers.has(addr.id)) return 'banned'
-    if (this.#privateIds.has(addr.id)) return 'private'
-    if (this.#privateIds.has(src.id)) return 'private-src'
-    if (this.isOurAddress(addr)) return 'self'
-    if (this.#strict && !addr.isRoutable()) return 'unroutable'
-
     let ka = this.#lookup.get(addr.id)
+    if (ka !== undefined && ka.addr.host === addr.host && ka.addr.port === addr.port) {
+      // The very address the book holds (the usual case in gossip): it passed the validity, routability and
+      // self checks when it was added, and a banned ID is never in the lookup; only the ID lists may have grown.
+      if (this.#privateIds.has(addr.id)) return 'private'
+      if (this.#privateIds.has(src.id)) return 'private-src'
+      if (this.#ourIds.has(addr.id)) return 'self'
+      addr = ka.addr
+    } else {
+      addr = addr.canonical()
+      src = src.canonical()
+      if (!addr.isValid()) return 'invalid'
+      if (this.#badPeers.has(addr.id)) return 'banned'
+      if (this.#privateIds.has(addr.id)) return 'private'
+      if (this.#privateIds.has(src.id)) return 'private-src'
+      if (this.isOurAddress(addr)) return 'self'
+      if (this.#strict && !addr.isRoutable()) return 'unroutable'
+      ka = this.#lookup.get(addr.id)
+    }
+
     let result: AddAddressResult = 'known'
     if (ka !== undefined) {
       // Already old (a node ID cannot move to another IP this way), or in enough new buckets.
