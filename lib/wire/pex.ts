@@ -64,14 +64,14 @@ export function encodePexAddrs (addrs: readonly NetAddress[]): Uint8Array {
   const w = pb.Writer.create()
   w.uint32((2 << 3) | WIRE_BYTES).fork()
   for (const addr of addrs) {
-    const ip = parseIp(addr.host)
+    const ip = addr.ip // parsed once per NetAddress (cached), as the book's addresses are sent again and again
     if (ip === undefined) throw new InvalidAddressError(`cannot send ${addr.toString()} in PexAddrs: host is not an IP`)
     if (!Number.isInteger(addr.port) || addr.port < 0 || addr.port > 65535) {
       throw new InvalidAddressError(`cannot send ${addr.toString()} in PexAddrs: port out of range`)
     }
     w.uint32((1 << 3) | WIRE_BYTES).fork()
     if (addr.id !== '') w.uint32((1 << 3) | WIRE_BYTES).string(addr.id)
-    w.uint32((2 << 3) | WIRE_BYTES).string(formatIp(ip))
+    w.uint32((2 << 3) | WIRE_BYTES).string(addr.canonical().host) // formatIp(ip), cached
     if (addr.port !== 0) w.uint32((3 << 3) | WIRE_VARINT).uint32(addr.port)
     w.ldelim()
   }
