@@ -538,10 +538,13 @@ class PexReactorImpl implements PexReactor {
   #sendAddrs (peer: Peer, selection: NetAddress[]): number {
     const book = this.book
     const strict = book.addrBookStrict
+    const ourId = this.#ctx?.nodeInfo.id
     const addrs: NetAddress[] = []
     for (const a of selection) {
       if (addrs.length >= MAX_PEX_ADDRESSES) break
-      if (!a.isIp || !a.isValid() || book.isOurAddress(a) || (strict && !a.isRoutable())) continue
+      // isValid() requires an IP; the book never holds an address of ours added after addOurAddress, so only
+      // our ID (an entry from before, e.g. a loaded file) needs checking here. NetAddress caches both answers.
+      if (a.id === ourId || !a.isValid() || (strict && !a.isRoutable())) continue
       addrs.push(a)
     }
     this.#emit(actions.send(peer, PEX_CHANNEL_ID, encodePexAddrs(addrs)))
