@@ -140,7 +140,7 @@ export class AddrBook {
   readonly #ourAddrs = new Set<string>()
   readonly #ourIds = new Set<NodeId>()
   readonly #privateIds = new Set<NodeId>()
-  readonly #newBucketCache = new Map<string, number>()
+  readonly #newBucketCache = new Map<string, { h1: Map<string, number>, buckets: Int16Array }>()
 
   readonly #events = new Subject<AddrBookEvent>()
   #state: 'idle' | 'starting' | 'started' | 'stopped' = 'idle'
@@ -688,17 +688,27 @@ export class AddrBook {
   // shape matters: a source group reaches 32 new buckets, an address group 4 old buckets).
 
   // hash(key || group(src) || be64(hash(key || group(addr) || group(src)) % 32)) % 256
-  // It depends only on the two groups, so it is cached per pair (cleared when the key changes).
+  // It depends only on the two groups, so it is cached per source group: the inner hash per address group, the
+  // outer one per (source group, inner hash), at most 32 of them (cleared when the key changes).
   #calcNewBucket (addr: NetAddress, src: NetAddress): number {
     const srcGroup = src.groupKey(this.#strict)
     const addrGroup = addr.groupKey(this.#strict)
-    const pair = `${addrGroup}|${srcGroup}`
-    let bucket = this.#newBucketCache.get(pair)
-    if (bucket === undefined) {
-      const h1 = hashMod([this.#key, addrGroup, srcGroup], undefined, NEW_BUCKETS_PER_GROUP)
+    let entry = this.#newBucketCache.get(srcGroup)
+    if (entry === undefined) {
+      if (this.#newBucketCache.size >= 4096) this.#newBucketCache.clear()
+      entry = { h1: new Map(), buckets: new Int16Array(NEW_BUCKETS_PER_GROUP).fill(-1) }
+      this.#newBucketCache.set(srcGroup, entry)
+    }
+    let h1 = entry.h1.get(addrGroup)
+    if (h1 === undefined) {
+      h1 = hashMod([this.#key, addrGroup, srcGroup], undefined, NEW_BUCKETS_PER_GROUP)
+      if (entry.h1.size >= 65536) entry.h1.clear()
+      entry.h1.set(addrGroup, h1)
+    }
+    let bucket = entry.buckets[h1]!
+    if (bucket < 0) {
       bucket = hashMod([this.#key, srcGroup], h1, NEW_BUCKET_COUNT)
-      if (this.#newBucketCache.size >= 65536) this.#newBucketCache.clear()
-      this.#newBucketCache.set(pair, bucket)
+      entry.buckets[h1] = bucket
     }
     return bucket
   }
