@@ -86,7 +86,7 @@ export interface PexReactorInit {
   /**
    * Keep learning at the outbound target: when the book is short (under 1000 addresses), the periodic
    * `ensurePeers` asks one random peer for addresses even when there is nobody to dial: every period while the
-   * last answer brought a new address, else every 10th period. CometBFT stops asking once the target is met, so
+   * last answer brought news (new addresses, at least 1 % of the book), else every 10th period. CometBFT stops asking once the target is met, so
    * its nodes never learn much beyond their first answers; `false` restores that. One request per period to a
    * random peer stays well within CometBFT's limit of one per 10 s per peer.
    * @default true
@@ -518,7 +518,9 @@ class PexReactorImpl implements PexReactor {
       if (result === 'added') added++
       if (observed) gossip.next({ address, source: src, from: peer, result })
     }
-    this.#lastAnswerAddedNews = added > 0
+    // News: at least one new address, and at least 1 % of the book (the last few missing addresses of a big
+    // network are left to the slower pace).
+    this.#lastAnswerAddedNews = added > 0 && added * 100 >= book.size
     this.#events.next({ type: 'addrs-received', peer, count: addrs.length, added })
     if (this.seedMode && this.#crawling.has(peer.id)) {
       // A crawled peer answered: it is reachable and speaks PEX. Keep only short connections.

@@ -38,7 +38,11 @@ describe('pex/pexReactor over TCP (127.0.0.1)', function () {
     try {
       // A bootstraps from B: B learns A's self-reported address (A is inbound to B)
       const learnedByB = firstValueFrom(pexB.gossip$.pipe(filter((l) => l.address.id === a.nodeId), timeout(5000)))
+      // (and A has B's answer before C appears: otherwise that answer may already name C, and A, whose seed B
+      // is, dials C at once: C would then hear of A from A itself)
+      const answeredA = firstValueFrom(pexA.events$.pipe(filter((e) => e.type === 'addrs-received'), timeout(5000)))
       await a.start()
+      await answeredA
       const bLearned = await learnedByB
       expect(bLearned.result).to.equal('added')
       expect(bLearned.address.toString()).to.equal(a.listenAddress!.toString())
