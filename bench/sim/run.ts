@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs'
 import * as os from 'node:os'
 import { Simulation } from '../../lib/testing/simulation.js'
 
-interface Args { nodes: number, minutes: number, seed: string, latency: number, spread: number, json?: string }
+interface Args { nodes: number, minutes: number, seed: string, latency: number, spread: number, ping?: number, json?: string }
 
 function parseArgs (argv: string[]): Args {
   const a: Args = { nodes: 1000, minutes: 60, seed: 'bench', latency: 5, spread: 0 }
@@ -31,6 +31,7 @@ function parseArgs (argv: string[]): Args {
       case '--seed': a.seed = value(); break
       case '--latency': a.latency = Number(value()); break
       case '--spread': a.spread = Number(value()); break
+      case '--ping': a.ping = Number(value()); break
       case '--json': a.json = value(); break
       case '--help': case '-h':
         console.log('usage: npm run bench:sim -- [--nodes N] [--minutes M] [--seed S] [--latency ms] [--spread ms] [--json file]')
@@ -53,7 +54,13 @@ async function main (): Promise<void> {
   console.log(`# network simulation: ${args.nodes} nodes (1 seed), ${args.minutes} virtual min, seed ${JSON.stringify(args.seed)}, latency ${args.latency} ms`)
   console.log(`node ${process.version}, ${os.platform()} ${os.release()}, ${cpus.length} × ${cpus[0]?.model ?? '?'}`)
   const t0 = performance.now()
-  const sim = await Simulation.create({ size: args.nodes, seed: args.seed, latencyMs: args.latency, startSpreadMs: args.spread })
+  const sim = await Simulation.create({
+    size: args.nodes,
+    seed: args.seed,
+    latencyMs: args.latency,
+    startSpreadMs: args.spread,
+    switchInit: () => args.ping === undefined ? {} : { mconnection: { pingIntervalMs: args.ping } }
+  })
   const built = performance.now()
   const step = 60_000
   const rows: string[] = []

@@ -14,6 +14,12 @@ export const DEFAULT_CRAWL_PEER_PERIOD_MS = 30_000
 /** A seed does not crawl the same address again within this time (CometBFT `minTimeBetweenCrawls`): 2 min. */
 export const DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS = 2 * 60_000
 
+/**
+ * rx-p2p: a seed crawls a peer that answered again only after this long: 30 min. CometBFT keeps a crawled peer
+ * connected (up to 28 h) and never asks it again meanwhile; rx-p2p disconnects it at once.
+ */
+export const DEFAULT_RECRAWL_ANSWERED_AFTER_MS = 30 * 60_000
+
 /** Crawl records older than this are dropped (CometBFT `cleanupCrawlPeerInfos`): 24 h. */
 export const CRAWL_RECORD_TTL_MS = 24 * 60 * 60_000
 

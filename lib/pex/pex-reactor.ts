@@ -23,7 +23,7 @@ import {
   BIAS_TO_SELECT_NEW_PEERS, CRAWL_RECORD_TTL_MS, DEFAULT_CRAWL_PEER_PERIOD_MS, DEFAULT_ENSURE_PEERS_PERIOD_MS,
   DEFAULT_MARK_GOOD_AFTER_MS, DEFAULT_MAX_ATTEMPTS_TO_DIAL, DEFAULT_MAX_CONCURRENT_CRAWL_DIALS,
   DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS, DEFAULT_SEED_DISCONNECT_WAIT_PERIOD_MS, PEX_CHANNEL_PRIORITY, PEX_SEND_QUEUE_CAPACITY,
-  AT_TARGET_QUIET_ASK_PERIODS
+  AT_TARGET_QUIET_ASK_PERIODS, DEFAULT_RECRAWL_ANSWERED_AFTER_MS
 } from './pex-defaults.js'
 
 /** The PEX channel descriptor: `0x00`, priority 1, send queue 10, messages up to 64000 bytes (CometBFT's). */
@@ -60,6 +60,13 @@ export interface PexReactorInit {
   crawlPeerPeriodMs?: number
   /** Seed mode: an address is not crawled again within this time. @default 120000 */
   minTimeBetweenCrawlsMs?: number
+  /**
+   * Seed mode: a crawled peer that answered is crawled again only after this long (others after
+   * `minTimeBetweenCrawlsMs`). CometBFT keeps a crawled peer connected for up to 28 h and does not ask it again
+   * meanwhile; rx-p2p disconnects at once and re-verifies it twice an hour.
+   * @default 1800000 (30 min)
+   */
+  recrawlAnsweredAfterMs?: number
   /** Seed mode: crawl dials in flight at once. @default 10 */
   maxConcurrentCrawlDials?: number
   /** Seed mode: non-persistent peers connected this long are disconnected. @default 100800000 (28 h) */
@@ -189,9 +196,9 @@ export interface PexReactor extends Reactor {
  *   When the book is short: reinstate expired bans, ask a random peer, and dial the seeds (one at a time, in
  *   random order, until one answers) if nothing was picked. An answer from a seed triggers `ensurePeers` at once.
  * - **Seed mode**: dial the seeds (or crawl the book) at start, then every 30 s crawl `getSelection()`
- *   (each address at most every 2 min, up to 10 dials at once), ask each crawled peer for addresses, mark
- *   it good and disconnect it once it answers (or after one crawl period); answer each inbound peer's
- *   request once with `getSelectionWithBias(30)` and disconnect it gracefully.
+ *   (each address at most every 2 min, one that answered every 30 min; up to 10 dials at once), ask each
+ *   crawled peer for addresses, mark it good and disconnect it once it answers (or after one crawl period);
+ *   answer each inbound peer's request once with `getSelectionWithBias(30)` and disconnect it gracefully.
  *
  * Timers run on the Switch's scheduler; randomness comes from `random`. One reactor object serves one Switch.
  *
@@ -245,7 +252,7 @@ class PexReactorImpl implements PexReactor {
   readonly #pendingDials = new Map<NodeId, PendingDial>()
   readonly #connectedAt = new Map<NodeId, number>()
   readonly #markGoodTimers = new Map<NodeId, Subscription>()
-  readonly #crawled = new Map<NodeId, number>() // seed mode: ID -> last crawl time
+  readonly #crawled = new Map<NodeId, { last: number, next: number }>() // seed mode: last crawl, earliest next one
   readonly #crawling = new Set<NodeId>() // seed mode: connected peers we dialed to crawl
   readonly #crawlQueue: NetAddress[] = []
   #crawlDialsInFlight = 0
@@ -523,7 +530,10 @@ class PexReactorImpl implements PexReactor {
     this.#lastAnswerAddedNews = added > 0 && added * 100 >= book.size
     this.#events.next({ type: 'addrs-received', peer, count: addrs.length, added })
     if (this.seedMode && this.#crawling.has(peer.id)) {
-      // A crawled peer answered: it is reachable and speaks PEX. Keep only short connections.
+      // A crawled peer answered: it is reachable and speaks PEX. Keep only short connections, and leave it
+      // alone for a while (CometBFT keeps it connected for up to 28 h and never asks it again meanwhile).
+      const record = this.#crawled.get(peer.id)
+      if (record !== undefined) record.next = Math.max(record.next, this.#now() + (this.#init.recrawlAnsweredAfterMs ?? DEFAULT_RECRAWL_ANSWERED_AFTER_MS))
       book.markGood(peer.id)
       this.#events.next({ type: 'marked-good', address: peer.socketAddr })
       if (!peer.isPersistent) {
@@ -782,9 +792,9 @@ class PexReactorImpl implements PexReactor {
     const now = this.#now()
     const minTime = this.#init.minTimeBetweenCrawlsMs ?? DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS
     for (const address of addrs) {
-      const last = this.#crawled.get(address.id)
-      if (last !== undefined && now - last < minTime) continue
-      this.#crawled.set(address.id, now)
+      const record = this.#crawled.get(address.id)
+      if (record !== undefined && now < record.next) continue
+      this.#crawled.set(address.id, { last: now, next: now + minTime })
       this.#crawlQueue.push(address)
     }
     this.#pumpCrawl()
@@ -830,7 +840,7 @@ class PexReactorImpl implements PexReactor {
 
   #cleanupCrawlRecords (): void {
     const now = this.#now()
-    for (const [id, last] of this.#crawled) if (now - last > CRAWL_RECORD_TTL_MS) this.#crawled.delete(id)
+    for (const [id, record] of this.#crawled) if (now - record.last > CRAWL_RECORD_TTL_MS) this.#crawled.delete(id)
   }
 }
 

@@ -65,24 +65,28 @@ describe('pex/pexReactor in seed mode', () => {
     for (const a of addrs) expect(book.isGood(a)).to.equal(true)
   })
 
-  it('crawls again every 30 s, but an address at most every 2 minutes; what crawled peers tell goes into the book', async () => {
-    const vts = clock()
-    const book = await startedBook(vts)
-    const first = [addr(1), addr(2)]
-    for (const a of first) book.addAddress(a, addr(999))
-    const told = new Map([[addr(1).id, [addr(3)]], [addr(3).id, [addr(4)]]])
-    const r = drive(pexReactor({ book, random: rng(2), seedMode: true }), vts, { durationMs: 130_000 }, (h) => {
-      network(h, { answer: (a) => told.get(a.id) ?? [] })
-    })
-    const dials = r.actions.filter((a) => a.action.type === 'dial').map((a) => [a.t, (a.action as { address: NetAddress }).address.host])
-    const sorted = dials.slice().sort((x, y) => Number(x[0]) - Number(y[0]) || String(x[1]).localeCompare(String(y[1])))
-    expect(sorted).to.deep.equal([
-      [0, addr(1).host], [0, addr(2).host], // at start
+  it('crawls again every 30 s: an address that did not answer at most every 2 minutes, one that answered after 30 minutes; what crawled peers tell goes into the book', async () => {
+    const crawl = async (recrawlAnsweredAfterMs?: number): Promise<Array<[number, string]>> => {
+      const vts = clock()
+      const book = await startedBook(vts)
+      const first = [addr(1), addr(2)]
+      for (const a of first) book.addAddress(a, addr(999))
+      const told = new Map([[addr(1).id, [addr(3)]], [addr(3).id, [addr(4)]]])
+      const r = drive(pexReactor({ book, random: rng(2), seedMode: true, recrawlAnsweredAfterMs }), vts, { durationMs: 130_000 }, (h) => {
+        network(h, { answer: (a) => told.get(a.id) ?? [], down: new Set([addr(2).id]) })
+      })
+      expect(book.size).to.equal(4)
+      return r.actions.filter((a) => a.action.type === 'dial').map((a) => [a.t, (a.action as { address: NetAddress }).address.host] as [number, string])
+        .sort((x, y) => x[0] - y[0] || x[1].localeCompare(y[1]))
+    }
+    expect(await crawl()).to.deep.equal([
+      [0, addr(1).host], [0, addr(2).host], // at start (addr(2) is down)
       [30_000, addr(3).host], // addr(1) told us about it
       [60_000, addr(4).host], // addr(3) told us about it
-      [120_000, addr(1).host], [120_000, addr(2).host] // 2 minutes after their first crawl
+      [120_000, addr(2).host] // 2 minutes after its failed crawl; addr(1) answered: not before 30 minutes
     ])
-    expect(book.size).to.equal(4)
+    // a re-crawl interval of 1 minute for answered peers: still never sooner than the 2-minute minimum
+    expect((await crawl(60_000)).filter((d) => d[1] === addr(1).host)).to.deep.equal([[0, addr(1).host], [120_000, addr(1).host]])
   })
 
   it('answers an inbound peer\'s request once with getSelectionWithBias(30) and disconnects it gracefully; a second request is ignored', async () => {
