@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { setMaxListeners } from 'node:events'
 import {
   asyncScheduler,
   BehaviorSubject,
@@ -237,6 +238,8 @@ export class Switch {
    */
   constructor (init: SwitchInit) {
     this.#init = init
+    // Every dial and handshake in flight listens to the switch-wide abort signal: more than 10 at once is normal.
+    setMaxListeners(0, this.#abort.signal)
     this.nodeKey = init.nodeKey
     this.scheduler = init.scheduler ?? asyncScheduler
     this.#transport = init.transport ?? new TcpTransport()
