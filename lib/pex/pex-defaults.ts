@@ -49,10 +49,14 @@ export const DEFAULT_MARK_GOOD_AFTER_MS = 60_000
 export const DEFAULT_MAX_CONCURRENT_CRAWL_DIALS = 10
 
 /**
- * rx-p2p (`askWhenAtTarget`): at its outbound target a node whose last answer brought nothing new asks a random
- * peer for addresses only every this many `ensurePeers` periods (every period while answers bring news).
+ * rx-p2p (`askWhenAtTarget`): at its outbound target a node whose answers brought no news (new addresses, at
+ * least 1 % of its book) for {@link AT_TARGET_NEWS_PERIODS} periods asks a random peer for addresses only every
+ * this many `ensurePeers` periods (every period while answers bring news).
  */
-export const AT_TARGET_QUIET_ASK_PERIODS = 10
+export const AT_TARGET_QUIET_ASK_PERIODS = 4
+
+/** rx-p2p (`askWhenAtTarget`): periods without news before a node at its target asks less often. */
+export const AT_TARGET_NEWS_PERIODS = 3
 
 /** The PEX channel's send queue (CometBFT `SendQueueCapacity: 10`). */
 export const PEX_SEND_QUEUE_CAPACITY = 10

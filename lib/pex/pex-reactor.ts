@@ -23,7 +23,7 @@ import {
   BIAS_TO_SELECT_NEW_PEERS, CRAWL_RECORD_TTL_MS, DEFAULT_CRAWL_PEER_PERIOD_MS, DEFAULT_ENSURE_PEERS_PERIOD_MS,
   DEFAULT_MARK_GOOD_AFTER_MS, DEFAULT_MAX_ATTEMPTS_TO_DIAL, DEFAULT_MAX_CONCURRENT_CRAWL_DIALS,
   DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS, DEFAULT_SEED_DISCONNECT_WAIT_PERIOD_MS, PEX_CHANNEL_PRIORITY, PEX_SEND_QUEUE_CAPACITY,
-  AT_TARGET_QUIET_ASK_PERIODS, DEFAULT_RECRAWL_ANSWERED_AFTER_MS
+  AT_TARGET_QUIET_ASK_PERIODS, AT_TARGET_NEWS_PERIODS, DEFAULT_RECRAWL_ANSWERED_AFTER_MS
 } from './pex-defaults.js'
 
 /** The PEX channel descriptor: `0x00`, priority 1, send queue 10, messages up to 64000 bytes (CometBFT's). */
@@ -92,8 +92,9 @@ export interface PexReactorInit {
   markGoodAfterMs?: number
   /**
    * Keep learning at the outbound target: when the book is short (under 1000 addresses), the periodic
-   * `ensurePeers` asks one random peer for addresses even when there is nobody to dial: every period while the
-   * last answer brought news (new addresses, at least 1 % of the book), else every 10th period. CometBFT stops asking once the target is met, so
+   * `ensurePeers` asks one random peer for addresses even when there is nobody to dial: every period while
+   * answers bring news (new addresses, at least 1 % of the book), every 4th period once none did for 3
+   * periods. CometBFT stops asking once the target is met, so
    * its nodes never learn much beyond their first answers; `false` restores that. One request per period to a
    * random peer stays well within CometBFT's limit of one per 10 s per peer.
    * @default true
@@ -257,7 +258,7 @@ class PexReactorImpl implements PexReactor {
   readonly #crawlQueue: NetAddress[] = []
   #crawlDialsInFlight = 0
   #seedQueue: NetAddress[] | undefined // the seeds still to try in the current dialSeeds round
-  #lastAnswerAddedNews = true // the last PexAddrs brought an address new to the book
+  #lastNewsAt: number | undefined // when a PexAddrs last brought news (undefined: not since the pipeline started)
   #quietPeriods = 0 // periodic runs at the target since the last request made there
 
   // The running pipeline.
@@ -265,6 +266,7 @@ class PexReactorImpl implements PexReactor {
   #out: Action[] | undefined // actions collected while handling one input
   #subscriber: Subscriber<Action> | undefined
   #fail: (err: unknown) => void = () => {}
+  #startedAt = 0
   #ticking = false // ensurePeers routine (or crawl routine) started
 
   constructor (init: PexReactorInit) {
@@ -412,6 +414,7 @@ class PexReactorImpl implements PexReactor {
   #startRoutines (subs: Subscription): void {
     const ctx = this.#ctx!
     this.#ticking = true
+    this.#startedAt = ctx.scheduler.now()
     const schedulePeriodic = (fn: () => void, firstDelay: number, period: number): void => {
       const reactor = this
       subs.add(ctx.scheduler.schedule(function (this: SchedulerAction<unknown>) {
@@ -527,7 +530,7 @@ class PexReactorImpl implements PexReactor {
     }
     // News: at least one new address, and at least 1 % of the book (the last few missing addresses of a big
     // network are left to the slower pace).
-    this.#lastAnswerAddedNews = added > 0 && added * 100 >= book.size
+    if (added > 0 && added * 100 >= book.size) this.#lastNewsAt = this.#now()
     this.#events.next({ type: 'addrs-received', peer, count: addrs.length, added })
     if (this.seedMode && this.#crawling.has(peer.id)) {
       // A crawled peer answered: it is reachable and speaks PEX. Keep only short connections, and leave it
@@ -705,11 +708,12 @@ class PexReactorImpl implements PexReactor {
       this.#events.next({ type: 'ensure-peers', outbound, dialing, toDial: numToDial, picked: 0 })
       // CometBFT returns here: a node at its target never asks for addresses again. rx-p2p keeps learning
       // (one random peer per period, when the book is short) unless told not to.
-      // While answers bring news it asks every period, otherwise every AT_TARGET_QUIET_ASK_PERIODS periods.
+      // While answers bring news it asks every period; after 3 periods without, every 4th period.
       if (this.#askWhenAtTarget && periodElapsed && book.needMoreAddrs()) {
         book.reinstateBadPeers()
         this.#quietPeriods++
-        if (this.#lastAnswerAddedNews || this.#quietPeriods >= AT_TARGET_QUIET_ASK_PERIODS) {
+        const sinceNews = this.#now() - (this.#lastNewsAt ?? this.#startedAt)
+        if (sinceNews < AT_TARGET_NEWS_PERIODS * this.#ensurePeriod || this.#quietPeriods >= AT_TARGET_QUIET_ASK_PERIODS) {
           this.#quietPeriods = 0
           this.#askRandomPeer(ctx)
         }
