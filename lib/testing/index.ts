@@ -10,3 +10,7 @@ export {
   type RunReactorInit, type FakePeerInit
 } from './reactor.js'
 export { TestNetwork, type TestNetworkInit } from './network.js'
+export {
+  Simulation, SimulationScheduler, seededRandom,
+  type SimulationInit, type SimulationNode, type SimulationTraceEvent, type SimulationStats, type ConvergenceCurve
+} from './simulation.js'
