@@ -121,16 +121,29 @@ export function decodePexMessage (bytes: Uint8Array): PexMessage {
   if (msg === undefined) throw new DecodeError('pex Message: neither pex_request nor pex_addrs is set')
   if (msg.type === 'addrs') {
     for (const a of raw) {
+      if (a.decoded !== undefined) {
+        msg.addrs.push(a.decoded)
+        continue
+      }
       const ip = parseIp(a.ip)
       if (ip === undefined) throw new PexViolationError('bad-address', `invalid IP address ${JSON.stringify(a.ip)} in PexAddrs`)
       if (a.port >= 65536) throw new PexViolationError('bad-address', `invalid port number ${a.port} in PexAddrs`)
-      msg.addrs.push(new NetAddress(a.id, formatIp(ip), a.port))
+      const addr = new NetAddress(a.id, formatIp(ip), a.port)
+      if (decodedAddresses.size >= DECODED_ADDRESSES_LIMIT) decodedAddresses.clear()
+      decodedAddresses.set(a.key, addr)
+      msg.addrs.push(addr)
     }
   }
   return msg
 }
 
-interface RawAddress { id: string, ip: string, port: number }
+interface RawAddress { id: string, ip: string, port: number, key: string, decoded?: NetAddress }
+
+// Valid addresses already decoded, by their encoded bytes. A node hears the same addresses again and again, from
+// many peers: one shared NetAddress per encoding (it is immutable) saves decoding, IP parsing and its caches'
+// work, and memory in the address book. Bounded: cleared when full.
+const decodedAddresses = new Map<string, NetAddress>()
+const DECODED_ADDRESSES_LIMIT = 65536
 
 // A cursor over one message's bytes; every read is bounded by the `end` of the message being read.
 interface Reader { readonly buf: Uint8Array, pos: number }
@@ -141,7 +154,17 @@ function readPexAddrs (r: Reader, end: number): RawAddress[] {
     const key = readKey(r, end, 'PexAddrs')
     if (key >>> 3 === 1) {
       expectWire(key, WIRE_BYTES, 'PexAddrs', 'addrs')
-      out.push(readNetAddress(r, readEnd(r, end, 'PexAddrs')))
+      const addrEnd = readEnd(r, end, 'PexAddrs')
+      const bytes = Buffer.from(r.buf.buffer, r.buf.byteOffset + r.pos, addrEnd - r.pos).toString('latin1')
+      const decoded = decodedAddresses.get(bytes)
+      if (decoded !== undefined) {
+        r.pos = addrEnd
+        out.push({ id: decoded.id, ip: decoded.host, port: decoded.port, key: bytes, decoded })
+      } else {
+        const raw = readNetAddress(r, addrEnd)
+        raw.key = bytes
+        out.push(raw)
+      }
     } else {
       skipField(r, end, key, 'PexAddrs')
     }
@@ -150,7 +173,7 @@ function readPexAddrs (r: Reader, end: number): RawAddress[] {
 }
 
 function readNetAddress (r: Reader, end: number): RawAddress {
-  const addr: RawAddress = { id: '', ip: '', port: 0 }
+  const addr: RawAddress = { id: '', ip: '', port: 0, key: '' }
   while (r.pos < end) {
     const key = readKey(r, end, 'NetAddress')
     switch (key >>> 3) {
