@@ -10,7 +10,7 @@
  * convergence curve (virtual time until 50 %, 90 %, 99 % and all of the nodes were at their outbound target).
  * A measurement, not a test: it exits 0 whatever the figures.
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import * as os from 'node:os'
 import { Simulation } from '../../lib/testing/simulation.js'
 
@@ -43,6 +43,17 @@ function parseArgs (argv: string[]): Args {
   return a
 }
 
+/** CPU seconds of this process's main thread (Linux /proc; GC and worker threads left out), or undefined elsewhere. */
+function mainThreadCpuS (): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100 // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return undefined
+  }
+}
+
 function fmt (ms: number | undefined): string {
   if (ms === undefined) return 'not reached'
   return ms >= 60_000 ? `${(ms / 60_000).toFixed(2)} min` : `${(ms / 1000).toFixed(1)} s`
@@ -54,6 +65,8 @@ async function main (): Promise<void> {
   console.log(`# network simulation: ${args.nodes} nodes (1 seed), ${args.minutes} virtual min, seed ${JSON.stringify(args.seed)}, latency ${args.latency} ms`)
   console.log(`node ${process.version}, ${os.platform()} ${os.release()}, ${cpus.length} × ${cpus[0]?.model ?? '?'}`)
   const t0 = performance.now()
+  const cpu0 = mainThreadCpuS()
+  const proc0 = process.cpuUsage()
   const sim = await Simulation.create({
     size: args.nodes,
     seed: args.seed,
@@ -72,6 +85,8 @@ async function main (): Promise<void> {
     process.stderr.write(line + '\n')
   }
   const ran = performance.now()
+  const cpu1 = mainThreadCpuS()
+  const proc1 = process.cpuUsage(proc0)
   const s = sim.stats()
   const digest = sim.digest()
   await sim.stop()
@@ -80,6 +95,7 @@ async function main (): Promise<void> {
   console.log('| metric | value |')
   console.log('|---|---|')
   console.log(`| wall time (build + ${args.minutes} virtual min) | ${wallS.toFixed(1)} s (build ${((built - t0) / 1000).toFixed(1)} s) |`)
+  console.log(`| CPU: main thread / whole process | ${cpu0 === undefined || cpu1 === undefined ? '?' : (cpu1 - cpu0).toFixed(1)} s / ${((proc1.user + proc1.system) / 1e6).toFixed(1)} s (load average at the end ${os.loadavg()[0]!.toFixed(2)}) |`)
   console.log(`| scheduler events | ${s.actions} (${Math.round(s.actions / wallS).toLocaleString('en-US')} /s) |`)
   console.log(`| peer events (trace) | ${s.traceEvents} (${Math.round(s.traceEvents / wallS).toLocaleString('en-US')} /s) |`)
   console.log(`| 50 % of nodes at outbound target | ${fmt(s.outboundTarget.p50)} |`)
@@ -90,7 +106,7 @@ async function main (): Promise<void> {
   console.log(`| at the end: at target / know ≥ 90 % | ${s.atTarget}/${s.nodes} / ${s.learned90}/${s.nodes} |`)
   console.log(`| trace digest | ${digest.slice(0, 16)}… |`)
   console.log(`| peak RSS | ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB |`)
-  if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ args, wallS, stats: s, digest, minutes: rows }, null, 2))
+  if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ args, wallS, mainThreadCpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, stats: s, digest, minutes: rows }, null, 2))
 }
 
 main().catch((err: unknown) => {
