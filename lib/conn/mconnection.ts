@@ -86,6 +86,29 @@ const CLOSED: number = 3
 
 /** Writes smaller than this are copied out so the write buffer can be reused; larger ones hand the buffer over. */
 const COPY_WRITE_BELOW = 16_384
+/**
+ * Bytes a connection's own (small) write buffer collects before the burst moves on to a large one. An idle
+ * connection holds only this buffer (about 5 KiB with its headroom, resident only where written); a large
+ * buffer (64 KiB + headroom) is taken from {@link largeBufferPool} for a burst and given back (or handed to the
+ * transport) once the burst is written.
+ */
+const SMALL_WRITE_BUFFER = 4096
+/** Large write buffers kept for reuse, per capacity, by every connection of the process. */
+const LARGE_BUFFER_POOL_SIZE = 16
+const largeBufferPool = new Map<number, Uint8Array[]>()
+
+function takeLargeBuffer (capacity: number): Uint8Array {
+  return largeBufferPool.get(capacity)?.pop() ?? allocWriteBuffer(capacity)
+}
+
+function releaseLargeBuffer (buf: Uint8Array): void {
+  let pool = largeBufferPool.get(buf.byteLength)
+  if (pool === undefined) {
+    pool = []
+    largeBufferPool.set(buf.byteLength, pool)
+  }
+  if (pool.length < LARGE_BUFFER_POOL_SIZE) pool.push(buf)
+}
 /** After {@link MConnection.flushStop} has ended the write side: how long to wait for the remote to close. */
 const FLUSH_STOP_LINGER_MS = 10_000
 
@@ -152,9 +175,19 @@ export class MConnection {
   readonly #maxPacketSize: number
 
   // write side
+  /** Capacity of a large write buffer: the high-water mark plus room for one more packet and a ping. */
   readonly #wcap: number
+  /** This connection's small write buffer (see {@link SMALL_WRITE_BUFFER}). */
+  readonly #small: Uint8Array
+  /** The buffer being filled: {@link #small} or a large one. */
   #wbuf: Uint8Array
   #wpos = 0
+  /**
+   * A packet encoded at or after this position needs a large buffer: {@link SMALL_WRITE_BUFFER} while in the
+   * small buffer (the bytes so far move over), 0 right after a large buffer was handed over (the burst goes on
+   * in a fresh large buffer, nothing to move), Infinity in a large buffer.
+   */
+  #growAt = SMALL_WRITE_BUFFER
   #blocked = false
   #pumping = false
   #flushArmed = false
@@ -218,8 +251,10 @@ export class MConnection {
     }
     this.#waiters = this.#channels.map(() => [])
     this.#maxPacketSize = maxPacketMsgSize(maxPayload)
-    this.#wcap = WRITE_BUFFER_HIGH_WATER_MARK + varintLength(this.#maxPacketSize) + this.#maxPacketSize + PING_PONG_FRAME_SIZE
-    this.#wbuf = allocWriteBuffer(this.#wcap)
+    const frameRoom = varintLength(this.#maxPacketSize) + this.#maxPacketSize
+    this.#wcap = WRITE_BUFFER_HIGH_WATER_MARK + frameRoom + PING_PONG_FRAME_SIZE
+    this.#small = allocWriteBuffer(SMALL_WRITE_BUFFER + frameRoom + PING_PONG_FRAME_SIZE)
+    this.#wbuf = this.#small
     this.#decoder = new PacketStreamDecoder(this.#maxPacketSize)
     this.#sendMonitor = new FlowMonitor({ scheduler: this.#scheduler })
     this.#recvMonitor = new FlowMonitor({ scheduler: this.#scheduler })
@@ -408,6 +443,8 @@ export class MConnection {
     this.#cancelTimers()
     this.#subs.unsubscribe()
     this.#held = undefined
+    this.#wpos = 0
+    this.#shrinkBuffer()
     for (const ch of this.#channels) ch.clearSend()
     this.#rejectWaiters()
     this.#sendMonitor.done()
@@ -568,6 +605,7 @@ export class MConnection {
             }
           }
           if (best === undefined) break
+          if (wpos >= this.#growAt) wbuf = this.#growBuffer(wpos)
           const next = best.writePacketTo(wbuf, wpos)
           written += next - wpos
           wpos = next
@@ -612,16 +650,36 @@ export class MConnection {
     return false
   }
 
+  /** Moves the bytes so far (`wpos` of them) from the small buffer into a large one and returns it. */
+  #growBuffer (wpos: number): Uint8Array {
+    const large = takeLargeBuffer(this.#wcap)
+    if (wpos > 0) large.set(this.#wbuf.subarray(0, wpos), 0)
+    this.#wbuf = large
+    this.#growAt = Infinity
+    return large
+  }
+
+  /** Back to the small buffer; a large one goes back to the pool (its bytes were copied out). */
+  #shrinkBuffer (): void {
+    const buf = this.#wbuf
+    if (buf !== this.#small) releaseLargeBuffer(buf)
+    this.#wbuf = this.#small
+    this.#growAt = SMALL_WRITE_BUFFER
+  }
+
   /** Hands the write buffer's content to the transport. */
   #writeOut (): void {
     const n = this.#wpos
     if (n === 0) return
     let chunk: Uint8Array
-    if (n < COPY_WRITE_BELOW) {
-      chunk = this.#wbuf.slice(0, n) // a copy (the buffer is a plain Uint8Array, not a Buffer)
+    const buf = this.#wbuf
+    if (n < COPY_WRITE_BELOW || buf === this.#small) {
+      chunk = buf.slice(0, n) // a copy (the buffer is a plain Uint8Array, not a Buffer)
+      this.#shrinkBuffer() // the burst, if any, is over
     } else {
-      chunk = this.#wbuf.subarray(0, n)
-      this.#wbuf = allocWriteBuffer(this.#wcap)
+      chunk = buf.subarray(0, n) // the large buffer goes to the transport; a burst goes on in a fresh one
+      this.#wbuf = this.#small
+      this.#growAt = 0
     }
     this.#wpos = 0
     this.#flushDue = false
