@@ -5,6 +5,7 @@
  * @module
  */
 import * as fs from 'node:fs'
+import * as v8 from 'node:v8'
 import * as path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -53,16 +54,36 @@ export function cpuNow (): { cpuUs: number, t: number } {
   return { cpuUs: u.user + u.system, t: nowUs() }
 }
 
-/** Runs full garbage collections (the process must run with `--expose-gc`), then waits `settleMs`, then reads memory. */
-export async function settledMemory (settleMs: number): Promise<{ rssKiB: number, heapUsedKiB: number, heapTotalKiB: number, externalKiB: number, arrayBuffersKiB: number }> {
+/** Physical size of V8's young generation (new space), KiB. */
+function newSpaceKiB (): number {
+  const s = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')
+  return s === undefined ? 0 : Math.round(s.physical_space_size / 1024)
+}
+
+/**
+ * Memory once the process has settled: full garbage collections (the process must run with `--expose-gc`),
+ * then at least `settleMs` of idleness, and on until V8's memory reducer has shrunk the young generation to
+ * `newSpaceKiB` or less (a burst of work, such as 1,000 handshakes, grows it to tens of MiB; an idle process
+ * gives that back within about 10–20 s), at most `maxSettleMs` in all; then a last full GC and, 1.5 s later
+ * (V8 unmaps the freed pages on background threads), the reading.
+ */
+export async function settledMemory (settleMs: number, maxSettleMs = settleMs, newSpaceLimitKiB = Infinity): Promise<{ rssKiB: number, heapUsedKiB: number, heapTotalKiB: number, externalKiB: number, arrayBuffersKiB: number, spaces: Record<string, number>, settledMs: number }> {
   const gc = (globalThis as { gc?: () => void }).gc
   if (gc === undefined) throw new Error('run with --expose-gc')
+  const t0 = performance.now()
   gc()
   await new Promise((resolve) => setTimeout(resolve, 50))
   gc()
   await new Promise((resolve) => setTimeout(resolve, settleMs))
+  while (newSpaceKiB() > newSpaceLimitKiB && performance.now() - t0 < maxSettleMs) {
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
   gc()
+  // V8 gives the pages of a shrunk young generation (and freed ArrayBuffer memory) back on background threads,
+  // shortly after the collection: read the RSS once they are done.
+  await new Promise((resolve) => setTimeout(resolve, 1500))
   const m = process.memoryUsage()
   const k = (x: number): number => Math.round(x / 1024)
-  return { rssKiB: k(m.rss), heapUsedKiB: k(m.heapUsed), heapTotalKiB: k(m.heapTotal), externalKiB: k(m.external), arrayBuffersKiB: k(m.arrayBuffers) }
+  const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, k(s.physical_space_size)]))
+  return { rssKiB: k(m.rss), heapUsedKiB: k(m.heapUsed), heapTotalKiB: k(m.heapTotal), externalKiB: k(m.external), arrayBuffersKiB: k(m.arrayBuffers), spaces, settledMs: Math.round(performance.now() - t0) }
 }

@@ -33,6 +33,10 @@ let sw: SwitchT | undefined
 let rejected = 0
 let removed = 0
 let lastRejection = ''
+let added = 0
+if (process.env.RX_BENCH_SCALE_DEBUG === '1') {
+  setInterval(() => { process.stderr.write(`hub: ${sw?.peers.size ?? 0} peers, ${added} added, ${removed} removed, ${rejected} rejected (${lastRejection})\n`) }, 2000).unref()
+}
 
 /** The hub's only reactor: it owns the scale channel and does nothing with what it receives. */
 const scaleReactor: Reactor = {
@@ -81,6 +85,8 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
           lastRejection = `${e.error.name}: ${e.error.message}`
         } else if (e.type === 'removed') {
           removed++
+        } else if (e.type === 'added') {
+          added++
         }
       })
       await sw.start()
@@ -89,7 +95,7 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
     case 'waitPeers':
       return await waitPeers(Number(msg.count), msg.atMost === true, Number(msg.timeoutMs ?? 300_000))
     case 'mem': {
-      const m = await settledMemory(Number(msg.settleMs ?? 1000))
+      const m = await settledMemory(Number(msg.settleMs ?? 1000), Number(msg.maxSettleMs ?? msg.settleMs ?? 1000), Number(msg.newSpaceKiB ?? Infinity))
       return { ev: 'mem', ...m, peers: sw?.peers.size ?? 0 }
     }
     case 'cpu':

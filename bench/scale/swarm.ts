@@ -52,15 +52,36 @@ function finish (): void {
   ctl.send({ ev: 'received', seq: e.seq, got: e.got, first: e.first, last: e.last })
 }
 
+/** A TCP connection to the hub, given up after 10 s (the attempt is then retried). */
 function tcpConnect (port: number, localAddress: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ host: '127.0.0.1', port, localAddress })
-    s.once('connect', () => { s.off('error', reject); resolve(s) })
-    s.once('error', reject)
+    const timer = setTimeout(() => {
+      s.destroy()
+      reject(new Error(`TCP connect from ${localAddress} timed out`))
+    }, 10_000)
+    s.once('connect', () => { clearTimeout(timer); s.off('error', reject); resolve(s) })
+    s.once('error', (err) => { clearTimeout(timer); reject(err) })
   })
 }
 
+const DEBUG = process.env.RX_BENCH_SCALE_DEBUG === '1'
+/** Stage of each connection attempt in flight (debug). */
+const stages = new Map<number, string>()
+let attemptSeq = 0
+if (DEBUG) setInterval(() => { process.stderr.write(`swarm: ${stages.size} in flight: ${JSON.stringify([...stages.values()].reduce<Record<string, number>>((a, s) => { a[s] = (a[s] ?? 0) + 1; return a }, {}))}\n`) }, 2000).unref()
+
 async function connectOne (port: number, hubId: string, localAddress: string): Promise<MConnectionT> {
+  const a = ++attemptSeq
+  stages.set(a, 'tcp')
+  try {
+    return await connectStages(port, hubId, localAddress, (s) => { stages.set(a, s) })
+  } finally {
+    stages.delete(a)
+  }
+}
+
+async function connectStages (port: number, hubId: string, localAddress: string, stage: (s: string) => void): Promise<MConnectionT> {
   const nodeKey = NodeKey.generate()
   const nodeInfo: NodeInfo = {
     protocolVersion: { p2p: 8, block: 11, app: 0 },
@@ -73,6 +94,7 @@ async function connectOne (port: number, hubId: string, localAddress: string): P
     other: { txIndex: 'off', rpcAddress: '' }
   }
   const socket = await tcpConnect(port, localAddress)
+  stage('upgrade')
   const raw = new TcpConnection(socket)
   const up = await upgradeConnection(raw, { nodeKey, nodeInfo, dialedId: hubId, handshakeTimeoutMs: 30_000 })
   const mc = new MConnection(up.conn, [{ id: SCALE_CHANNEL, priority: 1, sendQueueCapacity: SCALE_SEND_QUEUE_CAPACITY }])
@@ -129,7 +151,7 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
       return { ev: 'armed' }
     }
     case 'mem': {
-      const m = await settledMemory(Number(msg.settleMs ?? 1000))
+      const m = await settledMemory(Number(msg.settleMs ?? 1000), Number(msg.maxSettleMs ?? msg.settleMs ?? 1000), Number(msg.newSpaceKiB ?? Infinity))
       return { ev: 'mem', ...m }
     }
     case 'cpu':

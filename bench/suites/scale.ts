@@ -81,7 +81,9 @@ function scaleCase (init: ScaleInit): BenchCase {
       const fdNeed = n + 256
       const idleSeconds = opts.quick ? 3 : 10
       const broadcasts = opts.quick ? 5 : 11
-      const settleMs = opts.quick ? 1000 : 2000
+      const settleMs = Number(process.env.RX_BENCH_SCALE_SETTLE_MS ?? 2000)
+      /** Each hub memory reading: full GCs, ≥ 2 s idle, and on until the young generation is back under 1 MiB (≤ 30 s). */
+      const memReq = { op: 'mem', settleMs, maxSettleMs: Math.max(settleMs, 30_000), newSpaceKiB: 1024 }
       pinning.cpus.hub ??= 1
       pinning.cpus.swarm ??= 0
       const hub = await startWorker(spawnSpec('hub.ts', fdNeed), 'hub')
@@ -101,9 +103,8 @@ function scaleCase (init: ScaleInit): BenchCase {
         await swarm.ctl.request({ op: 'close', group: 'warm' }, 'closed')
         await hub.ctl.request({ op: 'waitPeers', count: 0, atMost: true, timeoutMs: 60_000 }, 'peers', 70_000)
 
-        const before = await hub.ctl.request({ op: 'mem', settleMs }, 'mem', 60_000)
-        const swarmBefore = await swarm.ctl.request({ op: 'mem', settleMs: 200 }, 'mem', 60_000)
-        opts.log(`  hub before: RSS ${fmt(Number(before.rssKiB) / 1024)} MiB, heap ${fmt(Number(before.heapUsedKiB) / 1024)} MiB`)
+        const [before, swarmBefore] = await Promise.all([hub.ctl.request(memReq, 'mem', 60_000), swarm.ctl.request(memReq, 'mem', 60_000)])
+        opts.log(`  hub before: RSS ${fmt(Number(before.rssKiB) / 1024)} MiB, heap ${fmt(Number(before.heapUsedKiB) / 1024)} MiB (settled ${fmt(Number(before.settledMs) / 1000)} s)`)
 
         const c0 = performance.now()
         const connected = await swarm.ctl.request({ op: 'connect', port, hubId, count: n, group: 'main', sources: init.sources }, 'connected', 600_000)
@@ -112,11 +113,11 @@ function scaleCase (init: ScaleInit): BenchCase {
         const connectSeconds = (performance.now() - c0) / 1000
         opts.log(`  ${n} peers connected in ${connectSeconds.toFixed(1)} s (${String(connected.retries)} retries; hub rejected ${String(peersMsg.rejected)})`)
 
-        const after = await hub.ctl.request({ op: 'mem', settleMs }, 'mem', 60_000)
-        const swarmAfter = await swarm.ctl.request({ op: 'mem', settleMs: 200 }, 'mem', 60_000)
+        const [after, swarmAfter] = await Promise.all([hub.ctl.request(memReq, 'mem', 60_000), swarm.ctl.request(memReq, 'mem', 60_000)])
         const per = (k: string, a = after, b = before): number => (Number(a[k]) - Number(b[k])) / n
         const rssPerPeerKiB = per('rssKiB')
-        opts.log(`  hub after: RSS ${fmt(Number(after.rssKiB) / 1024)} MiB → ${fmt(rssPerPeerKiB)} KiB per peer (heap ${fmt(per('heapUsedKiB'))}, array buffers ${fmt(per('arrayBuffersKiB'))})`)
+        opts.log(`  hub after: RSS ${fmt(Number(after.rssKiB) / 1024)} MiB → ${fmt(rssPerPeerKiB)} KiB per peer (heap used ${fmt(per('heapUsedKiB'))}, heap total ${fmt(per('heapTotalKiB'))}, array buffers ${fmt(per('arrayBuffersKiB'))})`)
+        opts.log(`  hub settled ${fmt(Number(after.settledMs) / 1000)} s; V8 heap spaces (physical KiB) before ${JSON.stringify(before.spaces)}, connected ${JSON.stringify(after.spaces)}`)
         await snapshot(hub, 'connected')
 
         // Broadcasts: timed 1 KiB ones, then a few 64 KiB ones (traffic that fills every write buffer).
@@ -154,9 +155,9 @@ function scaleCase (init: ScaleInit): BenchCase {
         }
 
         // Idle again after the traffic: memory, then CPU.
-        const afterTraffic = await hub.ctl.request({ op: 'mem', settleMs }, 'mem', 60_000)
+        const afterTraffic = await hub.ctl.request(memReq, 'mem', 60_000)
         const rssPerPeerAfterTrafficKiB = per('rssKiB', afterTraffic)
-        opts.log(`  hub after traffic: RSS ${fmt(Number(afterTraffic.rssKiB) / 1024)} MiB → ${fmt(rssPerPeerAfterTrafficKiB)} KiB per peer (heap ${fmt(per('heapUsedKiB', afterTraffic))}, array buffers ${fmt(per('arrayBuffersKiB', afterTraffic))})`)
+        opts.log(`  hub after traffic: RSS ${fmt(Number(afterTraffic.rssKiB) / 1024)} MiB → ${fmt(rssPerPeerAfterTrafficKiB)} KiB per peer (heap used ${fmt(per('heapUsedKiB', afterTraffic))}, heap total ${fmt(per('heapTotalKiB', afterTraffic))}, array buffers ${fmt(per('arrayBuffersKiB', afterTraffic))})`)
         await snapshot(hub, 'after-traffic')
         const [h0, s0] = await Promise.all([cpu(hub), cpu(swarm)])
         const m0 = machineBusyMs()
@@ -180,6 +181,7 @@ function scaleCase (init: ScaleInit): BenchCase {
           heapPerPeerAfterTrafficKiB: per('heapUsedKiB', afterTraffic),
           arrayBuffersPerPeerAfterTrafficKiB: per('arrayBuffersKiB', afterTraffic),
           heapPerPeerKiB: per('heapUsedKiB'),
+          heapTotalPerPeerKiB: per('heapTotalKiB'),
           externalPerPeerKiB: per('externalKiB'),
           arrayBuffersPerPeerKiB: per('arrayBuffersKiB'),
           swarmRssPerPeerKiB: per('rssKiB', swarmAfter, swarmBefore),
