@@ -3,6 +3,12 @@
  * transport, every timer on one heap-ordered virtual clock and every random choice from a seeded source, so the
  * same seed gives the same run, event for event.
  *
+ * It follows {@link TestNetwork}'s recipe (real Switches on a {@link MemoryNetwork}, keys derived from a seed, the
+ * clock driven instant by instant with Promise jobs run in between) with three differences that a network of a
+ * thousand nodes needs: a binary-heap clock (`VirtualTimeScheduler` re-sorts its whole queue on every schedule),
+ * hosts spread over many /16 groups (the address book places addresses by group; TestNetwork's `10.0.x.y` are all
+ * one group), and a `setImmediate` turn between instants instead of a 1 ms timer.
+ *
  * @module
  */
 import { createHash, type Hash } from 'node:crypto'
@@ -13,6 +19,7 @@ import { AddrBook } from '../pex/addr-book.js'
 import { pexReactor, type PexReactor, type PexReactorInit } from '../pex/pex-reactor.js'
 import type { PeerEvent } from '../switch/events.js'
 import type { Reactor } from '../switch/reactor.js'
+import type { TestNetwork } from './network.js'
 import { Switch, type SwitchInit } from '../switch/switch.js'
 import { MemoryNetwork } from '../transport/memory.js'
 import { NetAddress, type NodeId } from '../transport/net-address.js'
