@@ -8,6 +8,7 @@ import { Registry } from '../harness/case.js'
 import { registerTransportSuite } from './transport.js'
 import { registerGoSuite } from './go.js'
 import { registerScaleSuite } from './scale.js'
+import { registerSimSuite } from '../sim/suite.js'
 
 /** The full registry. */
 export function buildRegistry (): Registry {
@@ -15,5 +16,6 @@ export function buildRegistry (): Registry {
   registerTransportSuite(reg)
   registerGoSuite(reg)
   registerScaleSuite(reg)
+  registerSimSuite(reg)
   return reg
 }
