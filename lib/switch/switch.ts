@@ -533,10 +533,15 @@ export class Switch {
   // ---------------------------------------------------------------------------------------------
   // connections
 
-  /** Counts a live raw connection by remote IP until it closes (CometBFT's `ConnSet`). */
-  #trackConnection (raw: DuplexConnection, ip: string): void {
+  /**
+   * Counts a live raw connection by remote IP (CometBFT's `ConnSet`), and an inbound one among the inbound
+   * connections, until it closes (one subscription per connection for both).
+   */
+  #trackConnection (raw: DuplexConnection, ip: string, inbound: boolean): void {
     this.#connsByIp.set(ip, (this.#connsByIp.get(ip) ?? 0) + 1)
+    if (inbound) this.#inboundConns++
     raw.closed$.subscribe(() => {
+      if (inbound) this.#inboundConns--
       const n = (this.#connsByIp.get(ip) ?? 1) - 1
       if (n <= 0) this.#connsByIp.delete(ip)
       else this.#connsByIp.set(ip, n)
@@ -567,9 +572,7 @@ export class Switch {
       reject(dup)
       return
     }
-    this.#inboundConns++
-    raw.closed$.subscribe(() => { this.#inboundConns-- })
-    this.#trackConnection(raw, ip)
+    this.#trackConnection(raw, ip, true)
     // The upgrade runs on its own: the accept loop goes on at once (CometBFT upgrades in a goroutine per connection).
     void this.#acceptPeer(raw, remote)
   }
@@ -644,7 +647,7 @@ export class Switch {
           raw.destroy(dup)
           throw dup
         }
-        this.#trackConnection(raw, ip)
+        this.#trackConnection(raw, ip, false)
         this.#handshaking.add(raw)
         up = await upgradeConnection(raw, { ...this.#upgradeInit(addr.id), signal: signals })
       } catch (err) {
