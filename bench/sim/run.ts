@@ -2,7 +2,7 @@
  * The network simulation benchmark: `npm run bench:sim` from the repository root.
  *
  * ```
- * node --import tsx bench/sim/run.ts [--nodes 1000] [--minutes 60] [--seed bench] [--latency 5] [--spread 0] [--json <file>]
+ * node --import tsx bench/sim/run.ts [--nodes 1000] [--minutes 60] [--seed bench] [--latency 5] [--spread 60000] [--ping ms] [--json <file>]
  * ```
  *
  * Builds a network of real Switch + PEX nodes bootstrapped from one seed over the in-memory transport, runs it
@@ -17,7 +17,7 @@ import { Simulation } from '../../lib/testing/simulation.js'
 interface Args { nodes: number, minutes: number, seed: string, latency: number, spread: number, ping?: number, json?: string }
 
 function parseArgs (argv: string[]): Args {
-  const a: Args = { nodes: 1000, minutes: 60, seed: 'bench', latency: 5, spread: 0 }
+  const a: Args = { nodes: 1000, minutes: 60, seed: 'bench', latency: 5, spread: 60000 }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
     const value = (): string => {

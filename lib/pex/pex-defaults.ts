@@ -55,6 +55,9 @@ export const DEFAULT_MAX_CONCURRENT_CRAWL_DIALS = 10
  */
 export const AT_TARGET_QUIET_ASK_PERIODS = 4
 
+/** rx-p2p (`askWhenAtTarget`): the quiet wait doubles after each quiet request, up to this many periods (10 min). */
+export const AT_TARGET_QUIET_ASK_MAX_PERIODS = 20
+
 /** rx-p2p (`askWhenAtTarget`): periods without news before a node at its target asks less often. */
 export const AT_TARGET_NEWS_PERIODS = 3
 

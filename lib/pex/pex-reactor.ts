@@ -23,7 +23,7 @@ import {
   BIAS_TO_SELECT_NEW_PEERS, CRAWL_RECORD_TTL_MS, DEFAULT_CRAWL_PEER_PERIOD_MS, DEFAULT_ENSURE_PEERS_PERIOD_MS,
   DEFAULT_MARK_GOOD_AFTER_MS, DEFAULT_MAX_ATTEMPTS_TO_DIAL, DEFAULT_MAX_CONCURRENT_CRAWL_DIALS,
   DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS, DEFAULT_SEED_DISCONNECT_WAIT_PERIOD_MS, PEX_CHANNEL_PRIORITY, PEX_SEND_QUEUE_CAPACITY,
-  AT_TARGET_QUIET_ASK_PERIODS, AT_TARGET_NEWS_PERIODS, DEFAULT_RECRAWL_ANSWERED_AFTER_MS
+  AT_TARGET_QUIET_ASK_PERIODS, AT_TARGET_QUIET_ASK_MAX_PERIODS, AT_TARGET_NEWS_PERIODS, DEFAULT_RECRAWL_ANSWERED_AFTER_MS
 } from './pex-defaults.js'
 
 /** The PEX channel descriptor: `0x00`, priority 1, send queue 10, messages up to 64000 bytes (CometBFT's). */
@@ -93,8 +93,8 @@ export interface PexReactorInit {
   /**
    * Keep learning at the outbound target: when the book is short (under 1000 addresses), the periodic
    * `ensurePeers` asks one random peer for addresses even when there is nobody to dial: every period while
-   * answers bring news (new addresses, at least 1 % of the book), every 4th period once none did for 3
-   * periods. CometBFT stops asking once the target is met, so
+   * answers bring news (new addresses, at least 1 % of the book); once none did for 3 periods, after 4 periods,
+   * 4 again, then 8, 16, and every 20 (10 min) from then on, until news comes again. CometBFT stops asking once the target is met, so
    * its nodes never learn much beyond their first answers; `false` restores that. One request per period to a
    * random peer stays well within CometBFT's limit of one per 10 s per peer.
    * @default true
@@ -260,6 +260,7 @@ class PexReactorImpl implements PexReactor {
   #seedQueue: NetAddress[] | undefined // the seeds still to try in the current dialSeeds round
   #lastNewsAt: number | undefined // when a PexAddrs last brought news (undefined: not since the pipeline started)
   #quietPeriods = 0 // periodic runs at the target since the last request made there
+  #quietAsks = 0 // requests made at the target since the last news
 
   // The running pipeline.
   #ctx: ReactorContext | undefined
@@ -708,13 +709,19 @@ class PexReactorImpl implements PexReactor {
       this.#events.next({ type: 'ensure-peers', outbound, dialing, toDial: numToDial, picked: 0 })
       // CometBFT returns here: a node at its target never asks for addresses again. rx-p2p keeps learning
       // (one random peer per period, when the book is short) unless told not to.
-      // While answers bring news it asks every period; after 3 periods without, every 4th period.
+      // While answers bring news it asks every period; after 3 periods without, after 4, 4, 8, 16, 20, 20… periods.
       if (this.#askWhenAtTarget && periodElapsed && book.needMoreAddrs()) {
         book.reinstateBadPeers()
         this.#quietPeriods++
         const sinceNews = this.#now() - (this.#lastNewsAt ?? this.#startedAt)
-        if (sinceNews < AT_TARGET_NEWS_PERIODS * this.#ensurePeriod || this.#quietPeriods >= AT_TARGET_QUIET_ASK_PERIODS) {
+        if (sinceNews < AT_TARGET_NEWS_PERIODS * this.#ensurePeriod) {
           this.#quietPeriods = 0
+          this.#quietAsks = 0
+          this.#askRandomPeer(ctx)
+        } else if (this.#quietPeriods >= Math.min(AT_TARGET_QUIET_ASK_PERIODS * 2 ** Math.max(0, this.#quietAsks - 1), AT_TARGET_QUIET_ASK_MAX_PERIODS)) {
+          // Quiet: after 4 periods, 4 again, then the wait doubles, up to AT_TARGET_QUIET_ASK_MAX_PERIODS.
+          this.#quietPeriods = 0
+          this.#quietAsks++
           this.#askRandomPeer(ctx)
         }
       }

@@ -328,7 +328,7 @@ describe('pex/pexReactor', () => {
       expect(at30[1]).to.equal('30000: dial 20.77.0.1')
     })
 
-    it('keeps learning at the outbound target (rx-p2p): asks a random peer every period while answers bring news, every 4th after 3 periods without; askWhenAtTarget: false stops as CometBFT', async () => {
+    it('keeps learning at the outbound target (rx-p2p): asks a random peer every period while answers bring news, then less and less often; askWhenAtTarget: false stops as CometBFT', async () => {
       const run = async (askWhenAtTarget: boolean | undefined): Promise<number[]> => {
         const vts = clock()
         const book = await startedBook(vts)
@@ -336,7 +336,7 @@ describe('pex/pexReactor', () => {
         book.addAddress(target, addr(999))
         const p = peerFor(target, true, 'p')
         let answers = 0
-        const r = drive(pexReactor({ book, random: rng(30), askWhenAtTarget, markGoodAfterMs: Infinity }), vts, { durationMs: 400_000, maxOutboundPeers: 1 }, (h) => {
+        const r = drive(pexReactor({ book, random: rng(30), askWhenAtTarget, markGoodAfterMs: Infinity }), vts, { durationMs: 900_000, maxOutboundPeers: 1 }, (h) => {
           h.at(1, () => { h.event(peerAdded(p)) })
           h.onAction((a) => {
             if (a.type !== 'send' || decodePexMessage(a.message).type !== 'request') return
@@ -348,8 +348,9 @@ describe('pex/pexReactor', () => {
         })
         return r.actions.filter((a) => a.action.type === 'send').map((a) => a.t)
       }
-      // news at 11 ms and 30.01 s; nothing new from 60 s on: every period until 90 s after the last news, then every 4th
-      expect(await run(undefined)).to.deep.equal([1, 30_000, 60_000, 90_000, 120_000, 240_000, 360_000])
+      // news at 11 ms and 30.01 s; nothing new from 60 s on: every period until 90 s after the last news, then
+      // after 4 periods (240 s), 4 (360 s), 8 (600 s), 16 (1080 s)…
+      expect(await run(undefined)).to.deep.equal([1, 30_000, 60_000, 90_000, 120_000, 240_000, 360_000, 600_000])
       expect(await run(false)).to.deep.equal([1])
     })
 
