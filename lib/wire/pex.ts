@@ -61,22 +61,63 @@ export function encodePexRequest (): Uint8Array {
  * @throws {InvalidAddressError} an address whose host is not an IP or whose port is out of range
  */
 export function encodePexAddrs (addrs: readonly NetAddress[]): Uint8Array {
-  const w = pb.Writer.create()
-  w.uint32((2 << 3) | WIRE_BYTES).fork()
+  // The book's addresses are sent again and again: each one's `addrs` field is encoded once and kept.
+  const fields: Uint8Array[] = []
+  let len = 0
   for (const addr of addrs) {
-    const ip = addr.ip // parsed once per NetAddress (cached), as the book's addresses are sent again and again
-    if (ip === undefined) throw new InvalidAddressError(`cannot send ${addr.toString()} in PexAddrs: host is not an IP`)
-    if (!Number.isInteger(addr.port) || addr.port < 0 || addr.port > 65535) {
-      throw new InvalidAddressError(`cannot send ${addr.toString()} in PexAddrs: port out of range`)
+    let field = encodedAddresses.get(addr)
+    if (field === undefined) {
+      field = encodeAddrsField(addr)
+      encodedAddresses.set(addr, field)
     }
-    w.uint32((1 << 3) | WIRE_BYTES).fork()
-    if (addr.id !== '') w.uint32((1 << 3) | WIRE_BYTES).string(addr.id)
-    w.uint32((2 << 3) | WIRE_BYTES).string(addr.canonical().host) // formatIp(ip), cached
-    if (addr.port !== 0) w.uint32((3 << 3) | WIRE_VARINT).uint32(addr.port)
-    w.ldelim()
+    fields.push(field)
+    len += field.length
   }
+  const head = 1 + varintSize(len)
+  const out = new Uint8Array(head + len)
+  out[0] = (2 << 3) | WIRE_BYTES
+  writeVarint(out, 1, len)
+  let pos = head
+  for (const field of fields) {
+    out.set(field, pos)
+    pos += field.length
+  }
+  return out
+}
+
+// `PexAddrs.addrs` fields (tag, length, NetAddress) by address object; an address is immutable.
+const encodedAddresses = new WeakMap<NetAddress, Uint8Array>()
+
+function encodeAddrsField (addr: NetAddress): Uint8Array {
+  const ip = addr.ip
+  if (ip === undefined) throw new InvalidAddressError(`cannot send ${addr.toString()} in PexAddrs: host is not an IP`)
+  if (!Number.isInteger(addr.port) || addr.port < 0 || addr.port > 65535) {
+    throw new InvalidAddressError(`cannot send ${addr.toString()} in PexAddrs: port out of range`)
+  }
+  const w = pb.Writer.create()
+  w.uint32((1 << 3) | WIRE_BYTES).fork()
+  if (addr.id !== '') w.uint32((1 << 3) | WIRE_BYTES).string(addr.id)
+  w.uint32((2 << 3) | WIRE_BYTES).string(addr.canonical().host) // formatIp(ip)
+  if (addr.port !== 0) w.uint32((3 << 3) | WIRE_VARINT).uint32(addr.port)
   w.ldelim()
-  return w.finish()
+  return Uint8Array.from(w.finish())
+}
+
+function varintSize (n: number): number {
+  let size = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 128)
+    size++
+  }
+  return size
+}
+
+function writeVarint (out: Uint8Array, pos: number, n: number): void {
+  while (n >= 0x80) {
+    out[pos++] = (n & 0x7f) | 0x80
+    n = Math.floor(n / 128)
+  }
+  out[pos] = n
 }
 
 /**
