@@ -3,6 +3,7 @@
  *
  * @module
  */
+import * as nodeCrypto from 'node:crypto'
 import { createHash, randomBytes } from 'node:crypto'
 import { Subject, asyncScheduler } from 'rxjs'
 import type { Observable, SchedulerAction, SchedulerLike, Subscription } from 'rxjs'
@@ -736,6 +737,13 @@ export function selectionSize (size: number): number {
 // SHA-256 of the strings (and an optional big-endian 64-bit number), read as a big-endian uint64 and
 // reduced modulo `mod`. `mod` is a power of two below 2^32, so the low 32 bits decide.
 function hashMod (parts: string[], be64: number | undefined, mod: number): number {
+  // One-shot hashing of one string (Node ≥ 20.12) is about a third cheaper than a Hash object; a small `be64`
+  // is the bytes 0 0 0 0 0 0 0 n, which in UTF-8 is the same string of eight characters.
+  if (oneShotHash !== undefined && (be64 === undefined || (be64 >= 0 && be64 < 0x80))) {
+    let text = parts.length === 1 ? parts[0]! : parts.join('')
+    if (be64 !== undefined) text += '\0\0\0\0\0\0\0' + String.fromCharCode(be64)
+    return oneShotHash('sha256', text, 'buffer').readUInt32BE(4) % mod
+  }
   const h = createHash('sha256')
   for (const p of parts) h.update(p)
   if (be64 !== undefined) {
@@ -745,6 +753,8 @@ function hashMod (parts: string[], be64: number | undefined, mod: number): numbe
   }
   return h.digest().readUInt32BE(4) % mod
 }
+
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash
 
 function randomHexFrom (random: () => number, bytes: number): string {
   let out = ''
