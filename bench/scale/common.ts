@@ -16,16 +16,21 @@ export const SCALE_SEND_QUEUE_CAPACITY = 16
 /** The network (chain ID) of the hub and of every swarm peer. */
 export const SCALE_NETWORK = 'rx-p2p-bench-scale'
 
-/** The library under test: `RX_BENCH_LIB` (a directory laid out like `lib/`) or the tree's `lib/`. */
+/**
+ * The library under test: `RX_BENCH_LIB` (a directory laid out like `lib/`: a patched copy of the sources, or
+ * the compiled JavaScript, e.g. `npx tsc -p tsconfig.build.json --outDir .tmp/dist`) or the tree's `lib/`.
+ */
 export const LIB = process.env.RX_BENCH_LIB ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../lib')
 
 const modules = new Map<string, Promise<unknown>>()
 
-/** Imports a library module (path relative to `lib/`) once. */
+/** Imports a library module (path relative to `lib/`, `.ts`; the `.js` beside it in a compiled copy) once. */
 export async function lib<T> (file: string): Promise<T> {
   let m = modules.get(file)
   if (m === undefined) {
-    m = import(pathToFileURL(path.join(LIB, file)).href)
+    let full = path.join(LIB, file)
+    if (!fs.existsSync(full) && full.endsWith('.ts')) full = full.slice(0, -3) + '.js'
+    m = import(pathToFileURL(full).href)
     modules.set(file, m)
   }
   return await m as T
@@ -48,10 +53,10 @@ export function openFileLimit (): number | undefined {
   }
 }
 
-/** Process CPU time (user + system) in µs and the clock. */
-export function cpuNow (): { cpuUs: number, t: number } {
+/** Process CPU time (user + system, and the system part) in µs and the clock. */
+export function cpuNow (): { cpuUs: number, systemUs: number, t: number } {
   const u = process.cpuUsage()
-  return { cpuUs: u.user + u.system, t: nowUs() }
+  return { cpuUs: u.user + u.system, systemUs: u.system, t: nowUs() }
 }
 
 /** Physical size of V8's young generation (new space), KiB. */

@@ -7,18 +7,22 @@
  *
  * | op | fields | reply |
  * |----|--------|-------|
- * | `start` | `params: { maxInboundPeers, flushThrottleMs?, handshakeTimeoutMs? }` | `started {port, id, fdLimit}` |
+ * | `start` | `params: { maxInboundPeers, handshakeTimeoutMs?, mconnection? }` | `started {port, id, fdLimit}` |
  * | `waitPeers` | `count`, `atMost?`, `timeoutMs?` | `peers {count, rejected, removed}` once there are ≥ `count` (`atMost`: ≤) |
  * | `mem` | `settleMs` | `mem {rssKiB, heapUsedKiB, externalKiB, arrayBuffersKiB, peers}` after full GCs and a settle |
  * | `cpu` | | `cpu {cpuUs, t}` |
  * | `broadcast` | `seq`, `size`, `mode: 'broadcast' \| 'tryBroadcast'` | `broadcast {t0, t1, queued, peers}`: `t0` just before the call |
  * | `heapSnapshot` | `file` | `written {file}` (diagnostics: `RX_BENCH_SCALE_SNAPSHOTS=<dir>`) |
+ * | `profile` | `start: true` or `file` | `profiling` / `written {file}`: a V8 CPU profile of what happens in between (`RX_BENCH_SCALE_IDLE_PROFILE=<file>`) |
  * | `exit` | | `bye`, then exits |
  *
  * @module
  */
 import '../harness/polyfill.js'
+import * as fs from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import * as v8 from 'node:v8'
+import type { MConnectionInit } from '../../lib/conn/mconnection.js'
 import type { Switch as SwitchT } from '../../lib/switch/switch.js'
 import type { Reactor } from '../../lib/switch/reactor.js'
 import { ControlChannel, type ControlMessage } from '../harness/control.js'
@@ -30,6 +34,7 @@ const { NodeKey } = await lib<typeof import('../../lib/crypto/node-key.js')>('cr
 const { NEVER } = await import('rxjs')
 
 let sw: SwitchT | undefined
+let profiler: Session | undefined
 let rejected = 0
 let removed = 0
 let lastRejection = ''
@@ -66,8 +71,8 @@ function message (seq: number, size: number): Uint8Array {
 async function handle (msg: ControlMessage): Promise<ControlMessage | undefined> {
   switch (msg.op) {
     case 'start': {
-      const p = (msg.params ?? {}) as Record<string, number | undefined>
-      const mconnection = p.flushThrottleMs !== undefined ? { flushThrottleMs: p.flushThrottleMs } : undefined
+      const p = (msg.params ?? {}) as { maxInboundPeers?: number, handshakeTimeoutMs?: number, mconnection?: MConnectionInit }
+      const mconnection = p.mconnection
       sw = new Switch({
         nodeKey: NodeKey.generate(),
         network: SCALE_NETWORK,
@@ -117,6 +122,21 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
     }
     case 'heapSnapshot':
       return { ev: 'written', file: v8.writeHeapSnapshot(String(msg.file)) }
+    case 'profile': {
+      if (msg.start === true) {
+        profiler = new Session()
+        profiler.connect()
+        await profiler.post('Profiler.enable')
+        await profiler.post('Profiler.setSamplingInterval', { interval: 100 })
+        await profiler.post('Profiler.start')
+        return { ev: 'profiling' }
+      }
+      const { profile } = await profiler!.post('Profiler.stop')
+      profiler!.disconnect()
+      profiler = undefined
+      fs.writeFileSync(String(msg.file), JSON.stringify(profile))
+      return { ev: 'written', file: String(msg.file) }
+    }
     case 'exit':
       setTimeout(() => { process.exit(0) }, 10)
       return { ev: 'bye' }

@@ -6,7 +6,7 @@
  *
  * | op | fields | reply |
  * |----|--------|-------|
- * | `connect` | `port`, `hubId`, `count`, `group`, `concurrency?`, `sources?` | `connected {ok, ms, fdLimit}` (errors if a peer cannot connect after 3 tries) |
+ * | `connect` | `port`, `hubId`, `count`, `group`, `concurrency?`, `sources?`, `mconnection?` (options) | `connected {ok, ms, fdLimit}` (errors if a peer cannot connect after 3 tries) |
  * | `close` | `group` | `closed {count}`: that group's connections closed |
  * | `expect` | `seq`, `count`, `timeoutMs?` | `armed`; later `received {seq, got, first, last}`: times (µs) of the first and last receipt of message `seq` |
  * | `mem` | `settleMs` | memory after full GCs |
@@ -17,7 +17,7 @@
  */
 import '../harness/polyfill.js'
 import * as net from 'node:net'
-import type { MConnection as MConnectionT } from '../../lib/conn/mconnection.js'
+import type { MConnection as MConnectionT, MConnectionInit } from '../../lib/conn/mconnection.js'
 import type { NodeInfo } from '../../lib/wire/node-info.js'
 import { ControlChannel, type ControlMessage } from '../harness/control.js'
 import { cpuNow, lib, nowUs, openFileLimit, SCALE_CHANNEL, SCALE_NETWORK, SCALE_SEND_QUEUE_CAPACITY, settledMemory } from './common.js'
@@ -71,17 +71,17 @@ const stages = new Map<number, string>()
 let attemptSeq = 0
 if (DEBUG) setInterval(() => { process.stderr.write(`swarm: ${stages.size} in flight: ${JSON.stringify([...stages.values()].reduce<Record<string, number>>((a, s) => { a[s] = (a[s] ?? 0) + 1; return a }, {}))}\n`) }, 2000).unref()
 
-async function connectOne (port: number, hubId: string, localAddress: string): Promise<MConnectionT> {
+async function connectOne (port: number, hubId: string, localAddress: string, init: MConnectionInit): Promise<MConnectionT> {
   const a = ++attemptSeq
   stages.set(a, 'tcp')
   try {
-    return await connectStages(port, hubId, localAddress, (s) => { stages.set(a, s) })
+    return await connectStages(port, hubId, localAddress, init, (s) => { stages.set(a, s) })
   } finally {
     stages.delete(a)
   }
 }
 
-async function connectStages (port: number, hubId: string, localAddress: string, stage: (s: string) => void): Promise<MConnectionT> {
+async function connectStages (port: number, hubId: string, localAddress: string, init: MConnectionInit, stage: (s: string) => void): Promise<MConnectionT> {
   const nodeKey = NodeKey.generate()
   const nodeInfo: NodeInfo = {
     protocolVersion: { p2p: 8, block: 11, app: 0 },
@@ -97,7 +97,7 @@ async function connectStages (port: number, hubId: string, localAddress: string,
   stage('upgrade')
   const raw = new TcpConnection(socket)
   const up = await upgradeConnection(raw, { nodeKey, nodeInfo, dialedId: hubId, handshakeTimeoutMs: 30_000 })
-  const mc = new MConnection(up.conn, [{ id: SCALE_CHANNEL, priority: 1, sendQueueCapacity: SCALE_SEND_QUEUE_CAPACITY }])
+  const mc = new MConnection(up.conn, [{ id: SCALE_CHANNEL, priority: 1, sendQueueCapacity: SCALE_SEND_QUEUE_CAPACITY }], init)
   mc.inbound$.subscribe(({ message }) => { onMessage(message) })
   mc.start()
   return mc
@@ -109,6 +109,7 @@ async function connect (msg: ControlMessage): Promise<ControlMessage> {
   const count = Number(msg.count)
   const concurrency = Number(msg.concurrency ?? 16)
   const sources = Math.max(1, Math.min(250, Number(msg.sources ?? 1)))
+  const init = (msg.mconnection ?? {}) as MConnectionInit
   const group: MConnectionT[] = groups.get(String(msg.group)) ?? []
   groups.set(String(msg.group), group)
   const t0 = performance.now()
@@ -120,7 +121,7 @@ async function connect (msg: ControlMessage): Promise<ControlMessage> {
       const localAddress = sources === 1 ? '127.0.0.1' : `127.0.0.${2 + (i % sources)}`
       for (let attempt = 1; ; attempt++) {
         try {
-          group.push(await connectOne(port, hubId, localAddress))
+          group.push(await connectOne(port, hubId, localAddress, init))
           break
         } catch (err) {
           if (attempt >= 3) throw new Error(`peer ${i} from ${localAddress}: ${(err as Error).message}`, { cause: err })
