@@ -33,6 +33,8 @@ class MemoryEnd extends AbstractDuplex {
   #writeEnded = false
   #remoteEnded = false
   #linkFreeAt = 0
+  /** Deliveries in the order they were written; each timer that fires runs the oldest one. */
+  readonly #deliveries: Array<() => void> = []
 
   constructor (
     private readonly scheduler: SchedulerLike,
@@ -61,7 +63,10 @@ class MemoryEnd extends AbstractDuplex {
       this.#linkFreeAt = start + (bytes * 1000) / this.bandwidth
       delay += this.#linkFreeAt - now
     }
-    this.scheduler.schedule(work, delay)
+    // Timers with different delays may fire out of order (a real-time scheduler rounds them), so each timer
+    // delivers the oldest pending item: bytes and the end of the stream always arrive in the order written.
+    this.#deliveries.push(work)
+    this.scheduler.schedule(() => { this.#deliveries.shift()?.() }, delay)
   }
 
   /** Bytes arriving from the peer. */
