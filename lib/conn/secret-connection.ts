@@ -71,7 +71,11 @@ export class SecretConnection extends AbstractDuplex {
   readonly #conn: DuplexConnection
   readonly #send: FrameAead
   readonly #recv: FrameAead
-  readonly #partial = new Uint8Array(SEALED_FRAME_SIZE)
+  /**
+   * The first bytes of a sealed frame split across received chunks. Allocated when a frame is split and dropped
+   * when a chunk ends on a frame boundary, so an idle connection holds none.
+   */
+  #partial: Uint8Array | undefined
   #partialLen = 0
   #remotePublicKey: Uint8Array = new Uint8Array(0)
   #remoteId: NodeId = ''
@@ -164,7 +168,7 @@ export class SecretConnection extends AbstractDuplex {
     if (this.closed) return
     const have = this.#partialLen + chunk.byteLength
     if (have < SEALED_FRAME_SIZE) {
-      this.#partial.set(chunk, this.#partialLen)
+      (this.#partial ??= allocUnsafeBytes(SEALED_FRAME_SIZE)).set(chunk, this.#partialLen)
       this.#partialLen = have
       return
     }
@@ -176,10 +180,11 @@ export class SecretConnection extends AbstractDuplex {
     let failure: Error | undefined
     try {
       if (this.#partialLen > 0) {
+        const partial = this.#partial!
         off = SEALED_FRAME_SIZE - this.#partialLen
-        this.#partial.set(chunk.subarray(0, off), this.#partialLen)
+        partial.set(chunk.subarray(0, off), this.#partialLen)
         this.#partialLen = 0
-        pos = this.#openFrame(this.#partial, 0, out, pos)
+        pos = this.#openFrame(partial, 0, out, pos)
       }
       const last = chunk.byteLength - SEALED_FRAME_SIZE
       while (off <= last) {
@@ -187,8 +192,10 @@ export class SecretConnection extends AbstractDuplex {
         off += SEALED_FRAME_SIZE
       }
       if (off < chunk.byteLength) {
-        this.#partial.set(chunk.subarray(off), 0)
+        (this.#partial ??= allocUnsafeBytes(SEALED_FRAME_SIZE)).set(chunk.subarray(off), 0)
         this.#partialLen = chunk.byteLength - off
+      } else {
+        this.#partial = undefined
       }
     } catch (err) {
       failure = err as Error
