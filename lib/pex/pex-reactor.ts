@@ -329,7 +329,8 @@ class PexReactorImpl implements PexReactor {
       try {
         book.addOurAddress(nodeInfoAddress(ctx.nodeInfo))
       } catch {
-        // a listen address that does not parse: the ID check of addOurAddress is lost, but the book also refuses our ID through isOurAddress
+        // A listen address that does not parse: our ID alone keeps our addresses out of the book.
+        book.addOurAddress(new NetAddress(ctx.nodeInfo.id, '0.0.0.0', 0))
       }
       // Entries about peers that left while the pipeline was down are stale.
       for (const id of [...this.#requestsSent]) if (!ctx.peers.has(id)) this.#requestsSent.delete(id)
