@@ -9,7 +9,7 @@
  * |----|--------|-------|
  * | `start` | `params: { maxInboundPeers, handshakeTimeoutMs?, mconnection? }` | `started {port, id, fdLimit}` |
  * | `waitPeers` | `count`, `atMost?`, `timeoutMs?` | `peers {count, rejected, removed}` once there are ≥ `count` (`atMost`: ≤) |
- * | `mem` | `settleMs` | `mem {rssKiB, heapUsedKiB, externalKiB, arrayBuffersKiB, peers}` after full GCs and a settle |
+ * | `mem` | `settleMs` | `mem {rssKiB, heapUsedKiB, externalKiB, arrayBuffersKiB, peers, timers, handles}` after full GCs and a settle |
  * | `cpu` | | `cpu {cpuUs, t}` |
  * | `broadcast` | `seq`, `size`, `mode: 'broadcast' \| 'tryBroadcast'` | `broadcast {t0, t1, queued, peers}`: `t0` just before the call |
  * | `heapSnapshot` | `file` | `written {file}` (diagnostics: `RX_BENCH_SCALE_SNAPSHOTS=<dir>`) |
@@ -101,7 +101,8 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
       return await waitPeers(Number(msg.count), msg.atMost === true, Number(msg.timeoutMs ?? 300_000))
     case 'mem': {
       const m = await settledMemory(Number(msg.settleMs ?? 1000), Number(msg.maxSettleMs ?? msg.settleMs ?? 1000), Number(msg.newSpaceKiB ?? Infinity))
-      return { ev: 'mem', ...m, peers: sw?.peers.size ?? 0 }
+      const resources = process.getActiveResourcesInfo()
+      return { ev: 'mem', ...m, peers: sw?.peers.size ?? 0, timers: resources.filter((r) => r === 'Timeout').length, handles: resources.length }
     }
     case 'cpu':
       return { ev: 'cpu', ...cpuNow() }
@@ -145,8 +146,13 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
   }
 }
 
+const debugOps = process.env.RX_BENCH_SCALE_DEBUG === '1'
 ctl.onMessage((msg) => {
-  handle(msg).then((reply) => { if (reply !== undefined) ctl.send(reply) }, (err: Error) => {
+  if (debugOps) process.stderr.write(`hub: op ${String(msg.op)} at ${(performance.now() / 1000).toFixed(1)} s\n`)
+  handle(msg).then((reply) => {
+    if (debugOps) process.stderr.write(`hub: reply ${String(reply?.ev)} to ${String(msg.op)} at ${(performance.now() / 1000).toFixed(1)} s\n`)
+    if (reply !== undefined) ctl.send(reply)
+  }, (err: Error) => {
     ctl.send({ ev: 'error', message: err.stack ?? err.message })
   })
 })

@@ -165,8 +165,13 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
   }
 }
 
+const debugOps = process.env.RX_BENCH_SCALE_DEBUG === '1'
 ctl.onMessage((msg) => {
-  handle(msg).then((reply) => { if (reply !== undefined) ctl.send(reply) }, (err: Error) => {
+  if (debugOps) process.stderr.write(`swarm: op ${String(msg.op)} at ${(performance.now() / 1000).toFixed(1)} s\n`)
+  handle(msg).then((reply) => {
+    if (debugOps) process.stderr.write(`swarm: reply ${String(reply?.ev)} to ${String(msg.op)} at ${(performance.now() / 1000).toFixed(1)} s\n`)
+    if (reply !== undefined) ctl.send(reply)
+  }, (err: Error) => {
     ctl.send({ ev: 'error', message: err.stack ?? err.message })
   })
 })

@@ -126,6 +126,7 @@ function scaleCase (init: ScaleInit): BenchCase {
         const per = (k: string, a = after, b = before): number => (Number(a[k]) - Number(b[k])) / n
         const rssPerPeerKiB = per('rssKiB')
         opts.log(`  hub after: RSS ${fmt(Number(after.rssKiB) / 1024)} MiB → ${fmt(rssPerPeerKiB)} KiB per peer (heap used ${fmt(per('heapUsedKiB'))}, heap total ${fmt(per('heapTotalKiB'))}, array buffers ${fmt(per('arrayBuffersKiB'))})`)
+        opts.log(`  hub timers before/connected: ${String(before.timers)}/${String(after.timers)} (one per peer: its ping)`)
         opts.log(`  hub settled ${fmt(Number(after.settledMs) / 1000)} s; V8 heap spaces (physical KiB) before ${JSON.stringify(before.spaces)}, connected ${JSON.stringify(after.spaces)}`)
         await snapshot(hub, 'connected')
 
@@ -209,6 +210,9 @@ function scaleCase (init: ScaleInit): BenchCase {
           externalPerPeerKiB: per('externalKiB'),
           arrayBuffersPerPeerKiB: per('arrayBuffersKiB'),
           swarmRssPerPeerKiB: per('rssKiB', swarmAfter, swarmBefore),
+          hubTimersBefore: Number(before.timers),
+          hubTimersConnected: Number(after.timers),
+          hubTimersAfterTraffic: Number(afterTraffic.timers),
           idleCpu,
           idleCpuMax10s: idleSeconds >= 20 ? idleCpuMax10s : NaN,
           swarmIdleCpu,
