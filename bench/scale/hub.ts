@@ -58,7 +58,7 @@ async function waitPeers (count: number, atMost: boolean, timeoutMs: number): Pr
     if (Date.now() > until) throw new Error(`timed out with ${s.peers.size} peers (wanted ${atMost ? '≤' : '≥'} ${count}); ${rejected} rejected (last: ${lastRejection}), ${removed} removed`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
-  return { ev: 'peers', count: s.peers.size, rejected, removed }
+  return { ev: 'peers', count: s.peers.size, rejected, removed, lastRejection }
 }
 
 function message (seq: number, size: number): Uint8Array {

@@ -117,6 +117,11 @@ function scaleCase (init: ScaleInit): BenchCase {
 
         const c0 = performance.now()
         const connected = await swarm.ctl.request({ op: 'connect', port, hubId, count: n, group: 'main', sources: init.sources, mconnection: init.mconnection }, 'connected', 600_000)
+          .catch(async (err: Error) => {
+            // Say what the hub saw: whether it accepted and rejected those connections, or never heard of them.
+            const seen = await hub.ctl.request({ op: 'waitPeers', count: 0, timeoutMs: 1000 }, 'peers', 5000).catch(() => undefined)
+            throw new Error(`${err.message}\n  hub: ${seen === undefined ? 'no answer' : `${String(seen.count)} peers, ${String(seen.rejected)} rejected (last: ${String(seen.lastRejection)}), ${String(seen.removed)} removed`}`, { cause: err })
+          })
         if (Number(connected.fdLimit ?? NaN) < fdNeed) throw new Error(`the swarm may open ${String(connected.fdLimit)} files, it needs ${fdNeed}`)
         const peersMsg = await hub.ctl.request({ op: 'waitPeers', count: n, timeoutMs: 120_000 }, 'peers', 130_000)
         const connectSeconds = (performance.now() - c0) / 1000

@@ -43,7 +43,9 @@ export interface DialFailedEvent {
 
 /**
  * An inbound connection was refused or failed before becoming a peer: a limit, a filter, a failed handshake.
- * `peerId` is known once the secret handshake has authenticated the remote.
+ * `peerId` is known once the secret handshake has authenticated the remote. Without a `remoteAddress`, the
+ * listener could not accept a connection at all (a `TransportError`: out of file descriptors, say); the Switch
+ * goes on accepting unless the message says that the listener failed.
  */
 export interface PeerRejectedEvent {
   readonly type: 'rejected'

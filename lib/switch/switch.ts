@@ -25,7 +25,8 @@ import {
   InvalidAddressError,
   PeerRejectedError,
   ReactorError,
-  SelfConnectionError
+  SelfConnectionError,
+  TransportError
 } from '../errors.js'
 import type { DuplexConnection, HostPort } from '../transport/duplex.js'
 import { NetAddress, type NodeId, parseNodeId } from '../transport/net-address.js'
@@ -389,10 +390,16 @@ export class Switch {
     this.#state = 'running'
     for (const entry of this.#reactors) this.#runReactor(entry)
     if (this.#listener !== undefined) {
+      const listenerFailed = (error: Error): void => {
+        this.#emit({ type: 'rejected', remoteAddress: undefined, peerId: undefined, error })
+      }
       this.#tasks.add(this.#listener.connections$.subscribe({
         next: (raw) => { this.#onAccept(raw) },
-        error: () => {}
+        // The listener is gone: no more inbound peers. Said once, as a rejection without a remote.
+        error: (err: unknown) => { listenerFailed(new TransportError(`the listener failed and accepts no more connections: ${asError(err).message}`, { cause: err })) }
       }))
+      const acceptErrors$ = this.#listener.acceptErrors$
+      if (acceptErrors$ !== undefined) this.#tasks.add(acceptErrors$.subscribe(listenerFailed))
     }
     this.#dialRandomized(this.#persistent)
   }

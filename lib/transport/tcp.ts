@@ -138,6 +138,7 @@ export class TcpTransport implements Transport {
     return new Promise((resolve, reject) => {
       const server = net.createServer({ pauseOnConnect: true })
       const connections = new Subject<DuplexConnection>()
+      const acceptErrors = new Subject<Error>()
       server.on('connection', (socket) => {
         socket.on('error', () => {}) // reported through the TcpConnection once wrapped
         connections.next(new TcpConnection(socket))
@@ -148,12 +149,20 @@ export class TcpTransport implements Transport {
         const listener: Listener = {
           address: { host: stripV4Mapped(bound.address), port: bound.port },
           connections$: connections.asObservable(),
+          acceptErrors$: acceptErrors.asObservable(),
           close: () => new Promise<void>((resolveClose) => {
             connections.complete()
+            acceptErrors.complete()
             server.close(() => { resolveClose() })
           })
         }
-        server.on('error', (err) => { connections.error(new TransportError(`listener: ${err.message}`, { cause: err })) })
+        // Once listening, a server 'error' is a failed accept (EMFILE, ENFILE, ENOBUFS, ...): the server goes on
+        // listening, and so do we. Ending connections$ here would stop the Switch accepting for good, silently.
+        server.on('error', (err) => {
+          const error = new TransportError(`accept on ${addr.host}:${bound.port}: ${err.message}`, { cause: err })
+          if (server.listening) acceptErrors.next(error)
+          else connections.error(error)
+        })
         resolve(listener)
       })
     })

@@ -11,8 +11,16 @@ import type { DuplexConnection, HostPort } from './duplex.js'
 export interface Listener {
   /** The address actually bound (port 0 is replaced by the port chosen). */
   readonly address: HostPort
-  /** Hot: each accepted connection, raw (not yet upgraded). Completes when the listener closes. */
+  /**
+   * Hot: each accepted connection, raw (not yet upgraded). Completes when the listener closes; errors only when
+   * the listener itself failed and accepts no more.
+   */
   readonly connections$: Observable<DuplexConnection>
+  /**
+   * Hot: failures to accept one connection that leave the listener accepting (out of file descriptors, the
+   * kernel out of memory, ...). Optional: a listener that cannot fail this way need not have it.
+   */
+  readonly acceptErrors$?: Observable<Error>
   /** Stops accepting; connections already accepted stay open. */
   close (): Promise<void>
 }

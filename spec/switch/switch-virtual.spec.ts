@@ -1,7 +1,7 @@
 import { expect } from 'chai'
-import { EMPTY, map, NEVER, tap, timer, VirtualTimeScheduler } from 'rxjs'
+import { EMPTY, map, merge, NEVER, Subject, tap, timer, VirtualTimeScheduler } from 'rxjs'
 import { NodeKey } from '../../lib/crypto/node-key.js'
-import { ConnectionClosedError, PeerRejectedError, TimeoutError } from '../../lib/errors.js'
+import { ConnectionClosedError, PeerRejectedError, TimeoutError, TransportError } from '../../lib/errors.js'
 import type { PeerEvent } from '../../lib/switch/events.js'
 import type { Reactor } from '../../lib/switch/reactor.js'
 import { mergeMapPerPeer } from '../../lib/switch/merge-map-per-peer.js'
@@ -123,6 +123,35 @@ describe('switch/Switch in virtual time (MemoryNetwork)', () => {
     await net.settle(net.switches[2]!.dial(net.address(0)).catch(() => undefined))
     await net.advance(10)
     expect(net.switches[0]!.peers.list().map((p) => p.nodeInfo.moniker)).to.deep.equal(['node1'])
+  })
+
+  it('reports a failed accept as a rejection without a remote and goes on accepting; says so when the listener dies', async () => {
+    net = await TestNetwork.create({ size: 1 })
+    const acceptErrors = new Subject<Error>()
+    const failure = new Subject<never>()
+    const base = net.memory.transport(TestNetwork.hostOf(5))
+    const flaky: Transport = {
+      dial: async (addr, options) => await base.dial(addr, options),
+      listen: async (addr) => {
+        const l = await base.listen(addr)
+        return { ...l, connections$: merge(l.connections$, failure), acceptErrors$: acceptErrors, close: async () => { await l.close() } }
+      }
+    }
+    const sw = new Switch({ nodeKey: NodeKey.generate(), transport: flaky, listenAddress: { host: TestNetwork.hostOf(5), port: 26656 }, network: 'rx-p2p-test', reactors: [SILENT], scheduler: net.scheduler })
+    const events: PeerEvent[] = []
+    sw.peerEvents$.subscribe((e) => { events.push(e) })
+    await net.settle(sw.start())
+    const emfile = new TransportError('accept on 10.0.0.6:26656: EMFILE')
+    acceptErrors.next(emfile)
+    expect(events).to.deep.equal([{ type: 'rejected', remoteAddress: undefined, peerId: undefined, error: emfile }])
+    await net.settle(net.switches[0]!.dial(`${sw.nodeId}@${TestNetwork.hostOf(5)}:26656`))
+    expect(sw.peers.has(net.switches[0]!.nodeId)).to.equal(true)
+    failure.error(new Error('listener gone'))
+    const last = events.at(-1)
+    expect(last?.type).to.equal('rejected')
+    expect(last?.type === 'rejected' && last.error).to.be.instanceOf(TransportError)
+    expect(last?.type === 'rejected' && last.error.message).to.match(/listener failed .*listener gone/)
+    await net.settle(sw.stop())
   })
 
   it('fails a dial that gets no connection within dialTimeoutMs', async () => {

@@ -1,4 +1,7 @@
 import { expect } from 'chai'
+import { spawn } from 'node:child_process'
+import * as net from 'node:net'
+import * as readline from 'node:readline'
 import { firstValueFrom } from 'rxjs'
 import { TransportError } from '../../lib/errors.js'
 import { TcpTransport } from '../../lib/transport/tcp.js'
@@ -28,5 +31,82 @@ describe('transport/TcpTransport', () => {
     let err: unknown
     try { await tcp.dial(listener.address) } catch (e) { err = e }
     expect(err).to.be.instanceOf(TransportError)
+  })
+})
+
+/** One child of fixtures/emfile-listener.ts with its JSON lines as a queue. */
+class EmfileChild {
+  readonly #proc = spawn('sh', ['-c', 'ulimit -n 128 && exec "$@"', 'sh', process.execPath, '--import', 'tsx', new URL('./fixtures/emfile-listener.ts', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] })
+  readonly #lines: Array<Record<string, unknown>> = []
+  #wake: (() => void) | undefined
+
+  constructor () {
+    readline.createInterface({ input: this.#proc.stdout }).on('line', (line) => {
+      this.#lines.push(JSON.parse(line) as Record<string, unknown>)
+      this.#wake?.()
+    })
+  }
+
+  /** The next line with `ev` (lines before it are skipped and returned too). */
+  async next (ev: string, timeoutMs = 20_000): Promise<{ line: Record<string, unknown>, skipped: Array<Record<string, unknown>> }> {
+    const skipped: Array<Record<string, unknown>> = []
+    const until = Date.now() + timeoutMs
+    for (;;) {
+      const line = this.#lines.shift()
+      if (line !== undefined) {
+        if (line.ev === ev) return { line, skipped }
+        skipped.push(line)
+        continue
+      }
+      if (Date.now() > until) throw new Error(`no '${ev}' from the child within ${timeoutMs} ms (saw ${JSON.stringify(skipped)})`)
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve
+        setTimeout(resolve, 100)
+      })
+    }
+  }
+
+  command (cmd: string): void { this.#proc.stdin.write(cmd + '\n') }
+
+  async exit (): Promise<void> {
+    const exited = new Promise((resolve) => this.#proc.once('exit', resolve))
+    this.#proc.stdin.end()
+    await exited
+  }
+}
+
+/** Connects to 127.0.0.1:port and resolves once the other side has closed (or reset) the connection. */
+function connectUntilClosed (port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1')
+    s.on('error', () => { s.destroy() })
+    s.on('close', () => { resolve() })
+    s.setTimeout(10_000, () => { s.destroy(); reject(new Error('the listener neither accepted nor closed the connection')) })
+    s.resume()
+  })
+}
+
+describe('transport/TcpTransport when the process runs out of file descriptors', function () {
+  this.timeout(60_000)
+
+  it('drops connections while it has none (libuv closes them at once) and accepts again once some are free', async () => {
+    const child = new EmfileChild()
+    try {
+      const port = Number((await child.next('listening')).line.port)
+      child.command('fill')
+      expect(Number((await child.next('filled')).line.held)).to.be.greaterThan(0)
+      // Out of descriptors: the connection is closed from the other side, neither accepted nor left hanging.
+      await connectUntilClosed(port)
+      await connectUntilClosed(port)
+      child.command('free')
+      const { skipped } = await child.next('freed')
+      expect(skipped, 'nothing accepted, and the listener still up').to.deep.equal([])
+      await connectUntilClosed(port)
+      const { line: accepted, skipped: between } = await child.next('accepted')
+      expect(accepted.ev).to.equal('accepted')
+      expect(between.filter((l) => l.ev === 'listenerError' || l.ev === 'listenerClosed')).to.deep.equal([])
+    } finally {
+      await child.exit()
+    }
   })
 })
