@@ -97,6 +97,7 @@ async function main (): Promise<void> {
   console.log(`| wall time (build + ${args.minutes} virtual min) | ${wallS.toFixed(1)} s (build ${((built - t0) / 1000).toFixed(1)} s) |`)
   console.log(`| CPU: main thread / whole process | ${cpu0 === undefined || cpu1 === undefined ? '?' : (cpu1 - cpu0).toFixed(1)} s / ${((proc1.user + proc1.system) / 1e6).toFixed(1)} s (load average at the end ${os.loadavg()[0]!.toFixed(2)}) |`)
   console.log(`| scheduler events | ${s.actions} (${Math.round(s.actions / wallS).toLocaleString('en-US')} /s) |`)
+  console.log(`| event-loop turns (one per virtual instant with work) | ${s.turns} |`)
   console.log(`| peer events (trace) | ${s.traceEvents} (${Math.round(s.traceEvents / wallS).toLocaleString('en-US')} /s) |`)
   console.log(`| 50 % of nodes at outbound target | ${fmt(s.outboundTarget.p50)} |`)
   console.log(`| 90 % of nodes at outbound target | ${fmt(s.outboundTarget.p90)} |`)

@@ -59,9 +59,12 @@ export function seededRandom (seed: string | number): () => number {
 // The virtual clock
 
 class HeapAction<T> extends Subscription implements SchedulerAction<T> {
-  /** Incremented on every (re)schedule: a heap entry with an older generation is stale. */
-  gen = 0
   state: T | undefined
+  /** When it is due (virtual ms) and its place among actions due then (scheduling order). */
+  time = 0
+  seq = 0
+  /** Its index in the scheduler's heap, or -1 when it is not queued. */
+  index = -1
 
   constructor (readonly scheduler: SimulationScheduler, readonly work: (this: SchedulerAction<T>, state?: T) => void) {
     super()
@@ -70,25 +73,25 @@ class HeapAction<T> extends Subscription implements SchedulerAction<T> {
   schedule (state?: T, delay = 0): Subscription {
     if (this.closed) return this
     this.state = state
-    this.gen++
     this.scheduler.enqueue(this as HeapAction<unknown>, delay)
     return this
   }
 
   override unsubscribe (): void {
     if (this.closed) return
-    this.gen++ // its heap entry goes stale
+    // Out of the heap at once: a cancelled timer (a pong timeout, say) must not sit there until it would have
+    // been due, outliving its connection's young objects and filling the old generation.
+    if (this.index >= 0) this.scheduler.dequeue(this as HeapAction<unknown>)
     super.unsubscribe()
   }
 }
 
-interface Entry { time: number, seq: number, action: HeapAction<unknown>, gen: number }
-
 /**
  * A virtual clock for large simulations: a `SchedulerLike` whose pending actions sit in a binary heap ordered by
  * (time, scheduling order), so scheduling and cancelling stay cheap with hundreds of thousands of timers
- * (RxJS's `VirtualTimeScheduler` re-sorts its whole queue on every schedule). Time only moves when
- * {@link SimulationScheduler.runNext} (or a {@link Simulation}) drives it.
+ * (RxJS's `VirtualTimeScheduler` re-sorts its whole queue on every schedule). An action is its own heap node:
+ * rescheduling a periodic action allocates nothing, and a cancelled one leaves the heap at once. Time only moves
+ * when {@link SimulationScheduler.runNext} (or a {@link Simulation}) drives it.
  *
  * @example
  * ```ts
@@ -101,7 +104,7 @@ export class SimulationScheduler implements SchedulerLike {
   #now: number
   #seq = 0
   #executed = 0
-  readonly #heap: Entry[] = []
+  readonly #heap: Array<HeapAction<unknown>> = []
 
   /** @param startTime the clock's first reading, in ms since the epoch */
   constructor (startTime = 0) {
@@ -118,7 +121,7 @@ export class SimulationScheduler implements SchedulerLike {
     return this.#executed
   }
 
-  /** Heap entries waiting (cancelled ones included until they surface). */
+  /** Actions waiting. */
   get pending (): number {
     return this.#heap.length
   }
@@ -127,21 +130,34 @@ export class SimulationScheduler implements SchedulerLike {
     return new HeapAction<T>(this, work).schedule(state, delay)
   }
 
-  /** @internal */
+  /** @internal queues `action` (again: a pending action moves to its new time). */
   enqueue (action: HeapAction<unknown>, delay: number): void {
+    if (action.index >= 0) this.dequeue(action)
     const d = Number.isFinite(delay) && delay > 0 ? delay : 0
-    this.#push({ time: this.#now + d, seq: this.#seq++, action, gen: action.gen })
+    action.time = this.#now + d
+    action.seq = this.#seq++
+    const heap = this.#heap
+    action.index = heap.length
+    heap.push(action)
+    this.#up(action.index)
   }
 
-  /** The time of the next live action, or `undefined` when none is pending. */
-  nextTime (): number | undefined {
+  /** @internal takes a queued action out of the heap. */
+  dequeue (action: HeapAction<unknown>): void {
     const heap = this.#heap
-    while (heap.length > 0) {
-      const top = heap[0]!
-      if (top.gen === top.action.gen && !top.action.closed) return top.time
-      this.#pop()
-    }
-    return undefined
+    const i = action.index
+    action.index = -1
+    const last = heap.pop()!
+    if (last === action) return
+    heap[i] = last
+    last.index = i
+    this.#up(i)
+    this.#down(last.index)
+  }
+
+  /** The time of the next action, or `undefined` when none is pending. */
+  nextTime (): number | undefined {
+    return this.#heap[0]?.time
   }
 
   /**
@@ -150,15 +166,15 @@ export class SimulationScheduler implements SchedulerLike {
    * An action that throws is unsubscribed and its error rethrown.
    */
   runNext (limit = Infinity): number {
-    const time = this.nextTime()
-    if (time === undefined || time > limit) return 0
+    const heap = this.#heap
+    if (heap.length === 0) return 0
+    const time = heap[0]!.time
+    if (time > limit) return 0
     this.#now = time
     let n = 0
-    const heap = this.#heap
     while (heap.length > 0 && heap[0]!.time === time) {
-      const entry = this.#pop()
-      const action = entry.action
-      if (entry.gen !== action.gen || action.closed) continue
+      const action = heap[0]!
+      this.dequeue(action)
       n++
       this.#executed++
       try {
@@ -182,44 +198,45 @@ export class SimulationScheduler implements SchedulerLike {
     if (time > this.#now) this.#now = time
   }
 
-  #less (a: Entry, b: Entry): boolean {
-    return a.time < b.time || (a.time === b.time && a.seq < b.seq)
-  }
-
-  #push (e: Entry): void {
+  #up (i: number): void {
     const heap = this.#heap
-    let i = heap.length
-    heap.push(e)
+    const a = heap[i]!
     while (i > 0) {
       const parent = (i - 1) >> 1
       const p = heap[parent]!
-      if (!this.#less(e, p)) break
+      if (p.time < a.time || (p.time === a.time && p.seq < a.seq)) break
       heap[i] = p
+      p.index = i
       i = parent
     }
-    heap[i] = e
+    heap[i] = a
+    a.index = i
   }
 
-  #pop (): Entry {
+  #down (i: number): void {
     const heap = this.#heap
-    const top = heap[0]!
-    const last = heap.pop()!
     const n = heap.length
-    if (n > 0) {
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        if (l >= n) break
-        const r = l + 1
-        let c = l
-        if (r < n && this.#less(heap[r]!, heap[l]!)) c = r
-        if (!this.#less(heap[c]!, last)) break
-        heap[i] = heap[c]!
-        i = c
+    const a = heap[i]!
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      let c = l
+      let cv = heap[l]!
+      if (r < n) {
+        const rv = heap[r]!
+        if (rv.time < cv.time || (rv.time === cv.time && rv.seq < cv.seq)) {
+          c = r
+          cv = rv
+        }
       }
-      heap[i] = last
+      if (a.time < cv.time || (a.time === cv.time && a.seq < cv.seq)) break
+      heap[i] = cv
+      cv.index = i
+      i = c
     }
-    return top
+    heap[i] = a
+    a.index = i
   }
 }
 
@@ -318,6 +335,8 @@ export interface SimulationStats {
   readonly virtualMs: number
   /** Scheduler actions (timers, deliveries) executed. */
   readonly actions: number
+  /** Event-loop turns the driver took (one per virtual instant at which something ran, plus a few while idle). */
+  readonly turns: number
   /** Peer events recorded in the trace. */
   readonly traceEvents: number
   /** Non-seed nodes now at their outbound target. */
@@ -415,6 +434,7 @@ export class Simulation {
   #atTarget = 0
   #learned90 = 0
   #traceEvents = 0
+  #turns = 0
   #error: unknown
   #stopped = false
 
@@ -570,6 +590,7 @@ export class Simulation {
     return {
       virtualMs: this.now(),
       actions: this.scheduler.executed,
+      turns: this.#turns,
       traceEvents: this.#traceEvents,
       atTarget: this.#atTarget,
       learned90: this.#learned90,
@@ -615,6 +636,7 @@ export class Simulation {
     let idle = 0
     for (;;) {
       await yieldFn()
+      this.#turns++
       if (this.#error !== undefined) throw this.#error
       if (done()) return
       const next = scheduler.nextTime()

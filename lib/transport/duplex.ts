@@ -97,6 +97,8 @@ export abstract class AbstractDuplex implements DuplexConnection {
   #needDrain = false
   /** Chunks put back with unshift: handing them out again must not count them as consumed twice. */
   readonly #unshifted = new WeakSet<Uint8Array>()
+  /** Chunks in {@link #unshifted} not yet handed out again (so that the usual case skips the WeakSet). */
+  #unshiftedCount = 0
   readonly #closedSubject = new ReplaySubject<Error | undefined>(1)
   readonly #drainSubject = new Subject<void>()
 
@@ -207,6 +209,7 @@ export abstract class AbstractDuplex implements DuplexConnection {
   unshift (chunk: Uint8Array): void {
     if (chunk.byteLength === 0) return
     this.#unshifted.add(chunk)
+    this.#unshiftedCount++
     if (this.#pendingHead > 0) {
       this.#pending[--this.#pendingHead] = chunk
     } else {
@@ -244,7 +247,8 @@ export abstract class AbstractDuplex implements DuplexConnection {
           this.#pendingHead = 0
         }
         this.#subscriber!.next(chunk)
-        if (!this.#unshifted.delete(chunk)) this.onConsumed(chunk)
+        if (this.#unshiftedCount > 0 && this.#unshifted.delete(chunk)) this.#unshiftedCount--
+        else this.onConsumed(chunk)
       }
       if (this.#readEnded && this.#pendingHead >= this.#pending.length && this.#subscriber !== undefined) {
         const s = this.#subscriber
