@@ -31,6 +31,37 @@ describe('testing/SimulationScheduler', () => {
     expect(clock.nextTime()).to.equal(undefined)
   })
 
+  it('holds only live actions: a cancelled one leaves at once, a rescheduled one moves (heap order kept under churn)', () => {
+    const clock = new SimulationScheduler(0)
+    const random = seededRandom('churn')
+    const live = new Map<number, { due: number, sub: { unsubscribe: () => void } }>()
+    const fired: Array<[number, number]> = []
+    for (let i = 0; i < 2000; i++) {
+      const due = Math.floor(random() * 500)
+      live.set(i, { due, sub: clock.schedule(() => { fired.push([i, clock.now()]) }, due) })
+    }
+    // Cancel a third of them at random, as pong timeouts are cancelled by their pongs.
+    for (let i = 0; i < 2000; i++) {
+      if (random() < 1 / 3) {
+        live.get(i)!.sub.unsubscribe()
+        live.delete(i)
+      }
+    }
+    expect(clock.pending).to.equal(live.size)
+    // A periodic action re-queues itself: one entry however often it runs.
+    let runs = 0
+    clock.schedule(function () { if (++runs < 100) this.schedule(undefined, 7) }, 7)
+    clock.runUntil(100)
+    expect(runs).to.equal(14)
+    expect(clock.pending).to.equal([...live.values()].filter((x) => x.due > 100).length + 1)
+    clock.runUntil(10_000)
+    expect(clock.pending).to.equal(0)
+    expect(fired.map(([i]) => i).sort((a, b) => a - b)).to.deep.equal([...live.keys()])
+    for (const [i, t] of fired) expect(t).to.equal(live.get(i)!.due)
+    const times = fired.map(([, t]) => t)
+    expect(times).to.deep.equal([...times].sort((a, b) => a - b))
+  })
+
   it('rethrows an action\'s error and goes on with the next one afterwards', () => {
     const clock = new SimulationScheduler(0)
     const seen: number[] = []
