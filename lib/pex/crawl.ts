@@ -438,9 +438,10 @@ export class Crawler {
   async #startSwitch (network: string): Promise<void> {
     const scheduler = this.#scheduler
     // The book only holds what the PEX reactor needs in passing: the crawler keeps its own records and empties
-    // it as addresses arrive, so it never reaches the 1000 entries at which CometBFT's rules stop asking.
+    // it as addresses arrive, so it never reaches the 1000 entries at which CometBFT's rules stop asking. The
+    // request on connect is the only one: no further asks of random peers on the PEX tick (one per connection).
     const book = new AddrBook({ addrBookStrict: this.#init.allowPrivate !== true, scheduler })
-    const pex = pexReactor({ book, markGoodAfterMs: Infinity, scheduler })
+    const pex = pexReactor({ book, markGoodAfterMs: Infinity, askWhenAtTarget: false, scheduler })
     const sw = new Switch({
       nodeKey: this.nodeKey,
       network,

@@ -86,6 +86,11 @@ class HeapAction<T> extends Subscription implements SchedulerAction<T> {
   }
 }
 
+/** Heap order: by time, then by scheduling order. */
+function earlier (a: HeapAction<unknown>, b: HeapAction<unknown>): boolean {
+  return a.time < b.time || (a.time === b.time && a.seq < b.seq)
+}
+
 /**
  * A virtual clock for large simulations: a `SchedulerLike` whose pending actions sit in a binary heap ordered by
  * (time, scheduling order), so scheduling and cancelling stay cheap with hundreds of thousands of timers
@@ -204,7 +209,7 @@ export class SimulationScheduler implements SchedulerLike {
     while (i > 0) {
       const parent = (i - 1) >> 1
       const p = heap[parent]!
-      if (p.time < a.time || (p.time === a.time && p.seq < a.seq)) break
+      if (earlier(p, a)) break
       heap[i] = p
       p.index = i
       i = parent
@@ -225,12 +230,12 @@ export class SimulationScheduler implements SchedulerLike {
       let cv = heap[l]!
       if (r < n) {
         const rv = heap[r]!
-        if (rv.time < cv.time || (rv.time === cv.time && rv.seq < cv.seq)) {
+        if (earlier(rv, cv)) {
           c = r
           cv = rv
         }
       }
-      if (a.time < cv.time || (a.time === cv.time && a.seq < cv.seq)) break
+      if (earlier(a, cv)) break
       heap[i] = cv
       cv.index = i
       i = c
