@@ -135,3 +135,31 @@ export class ControlChannel {
     for (const w of ws) w.reject(err)
   }
 }
+
+/** Options of {@link serveControl}. */
+export interface ServeOptions {
+  /** Traces every op and its reply on stderr, prefixed with `name` (default: no tracing). */
+  trace?: string | undefined
+}
+
+/**
+ * The worker side's message loop: answers every message on `ctl` with what `handle` resolves to (nothing when
+ * it resolves to `undefined`) or with `{ev: 'error'}` when it throws, exits when the channel closes, and
+ * reports uncaught exceptions and unhandled rejections as `{ev: 'error'}`.
+ */
+export function serveControl (ctl: ControlChannel, handle: (msg: ControlMessage) => Promise<ControlMessage | undefined>, options: ServeOptions = {}): void {
+  const name = options.trace
+  const at = (): string => `${(performance.now() / 1000).toFixed(1)} s`
+  ctl.onMessage((msg) => {
+    if (name !== undefined) process.stderr.write(`${name}: op ${String(msg.op)} at ${at()}\n`)
+    handle(msg).then((reply) => {
+      if (name !== undefined) process.stderr.write(`${name}: reply ${String(reply?.ev)} to ${String(msg.op)} at ${at()}\n`)
+      if (reply !== undefined) ctl.send(reply)
+    }, (err: Error) => {
+      ctl.send({ ev: 'error', message: err.stack ?? err.message })
+    })
+  })
+  ctl.onClose(() => { process.exit(0) })
+  process.on('uncaughtException', (err) => { ctl.send({ ev: 'error', message: `uncaught: ${err.stack ?? err.message}` }) })
+  process.on('unhandledRejection', (err) => { ctl.send({ ev: 'error', message: `unhandled rejection: ${String(err)}` }) })
+}

@@ -8,7 +8,7 @@
  */
 import './polyfill.js'
 import * as net from 'node:net'
-import { ControlChannel, type ControlMessage } from './control.js'
+import { ControlChannel, serveControl, type ControlMessage } from './control.js'
 import type { Pipe, Received, Stack, StackParams } from './stack.js'
 import { loadStack } from '../stacks/index.js'
 
@@ -194,11 +194,4 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
   }
 }
 
-ctl.onMessage((msg) => {
-  handle(msg).then((reply) => { if (reply !== undefined) ctl.send(reply) }, (err: Error) => {
-    ctl.send({ ev: 'error', message: err.stack ?? err.message })
-  })
-})
-ctl.onClose(() => { process.exit(0) })
-process.on('uncaughtException', (err) => { ctl.send({ ev: 'error', message: `uncaught: ${err.stack ?? err.message}` }) })
-process.on('unhandledRejection', (err) => { ctl.send({ ev: 'error', message: `unhandled rejection: ${String(err)}` }) })
+serveControl(ctl, handle)

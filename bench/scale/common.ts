@@ -8,6 +8,7 @@ import * as fs from 'node:fs'
 import * as v8 from 'node:v8'
 import * as path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { ControlMessage } from '../harness/control.js'
 
 /** The channel every scale peer opens and the hub broadcasts on. */
 export const SCALE_CHANNEL = 0x40
@@ -15,6 +16,8 @@ export const SCALE_CHANNEL = 0x40
 export const SCALE_SEND_QUEUE_CAPACITY = 16
 /** The network (chain ID) of the hub and of every swarm peer. */
 export const SCALE_NETWORK = 'rx-p2p-bench-scale'
+/** `RX_BENCH_SCALE_DEBUG=1`: both processes trace their progress and every control op on stderr. */
+export const SCALE_DEBUG = process.env.RX_BENCH_SCALE_DEBUG === '1'
 
 /**
  * The library under test: `RX_BENCH_LIB` (a directory laid out like `lib/`: a patched copy of the sources, or
@@ -91,4 +94,9 @@ export async function settledMemory (settleMs: number, maxSettleMs = settleMs, n
   const k = (x: number): number => Math.round(x / 1024)
   const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, k(s.physical_space_size)]))
   return { rssKiB: k(m.rss), heapUsedKiB: k(m.heapUsed), heapTotalKiB: k(m.heapTotal), externalKiB: k(m.external), arrayBuffersKiB: k(m.arrayBuffers), spaces, settledMs: Math.round(performance.now() - t0) }
+}
+
+/** {@link settledMemory} with the settings of a `mem` op (`settleMs`, `maxSettleMs`, `newSpaceKiB`). */
+export async function settledMemoryFor (msg: ControlMessage): ReturnType<typeof settledMemory> {
+  return await settledMemory(Number(msg.settleMs ?? 1000), Number(msg.maxSettleMs ?? msg.settleMs ?? 1000), Number(msg.newSpaceKiB ?? Infinity))
 }

@@ -25,8 +25,8 @@ import * as v8 from 'node:v8'
 import type { MConnectionInit } from '../../lib/conn/mconnection.js'
 import type { Switch as SwitchT } from '../../lib/switch/switch.js'
 import type { Reactor } from '../../lib/switch/reactor.js'
-import { ControlChannel, type ControlMessage } from '../harness/control.js'
-import { cpuNow, lib, nowUs, openFileLimit, SCALE_CHANNEL, SCALE_NETWORK, SCALE_SEND_QUEUE_CAPACITY, settledMemory } from './common.js'
+import { ControlChannel, serveControl, type ControlMessage } from '../harness/control.js'
+import { cpuNow, lib, nowUs, openFileLimit, SCALE_CHANNEL, SCALE_NETWORK, SCALE_DEBUG, SCALE_SEND_QUEUE_CAPACITY, settledMemoryFor } from './common.js'
 
 const ctl = ControlChannel.fromFd(3)
 const { Switch } = await lib<typeof import('../../lib/switch/switch.js')>('switch/switch.ts')
@@ -39,7 +39,7 @@ let rejected = 0
 let removed = 0
 let lastRejection = ''
 let added = 0
-if (process.env.RX_BENCH_SCALE_DEBUG === '1') {
+if (SCALE_DEBUG) {
   setInterval(() => { process.stderr.write(`hub: ${sw?.peers.size ?? 0} peers, ${added} added, ${removed} removed, ${rejected} rejected (${lastRejection})\n`) }, 2000).unref()
 }
 
@@ -100,7 +100,7 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
     case 'waitPeers':
       return await waitPeers(Number(msg.count), msg.atMost === true, Number(msg.timeoutMs ?? 300_000))
     case 'mem': {
-      const m = await settledMemory(Number(msg.settleMs ?? 1000), Number(msg.maxSettleMs ?? msg.settleMs ?? 1000), Number(msg.newSpaceKiB ?? Infinity))
+      const m = await settledMemoryFor(msg)
       const resources = process.getActiveResourcesInfo()
       return { ev: 'mem', ...m, peers: sw?.peers.size ?? 0, timers: resources.filter((r) => r === 'Timeout').length, handles: resources.length }
     }
@@ -146,16 +146,4 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
   }
 }
 
-const debugOps = process.env.RX_BENCH_SCALE_DEBUG === '1'
-ctl.onMessage((msg) => {
-  if (debugOps) process.stderr.write(`hub: op ${String(msg.op)} at ${(performance.now() / 1000).toFixed(1)} s\n`)
-  handle(msg).then((reply) => {
-    if (debugOps) process.stderr.write(`hub: reply ${String(reply?.ev)} to ${String(msg.op)} at ${(performance.now() / 1000).toFixed(1)} s\n`)
-    if (reply !== undefined) ctl.send(reply)
-  }, (err: Error) => {
-    ctl.send({ ev: 'error', message: err.stack ?? err.message })
-  })
-})
-ctl.onClose(() => { process.exit(0) })
-process.on('uncaughtException', (err) => { ctl.send({ ev: 'error', message: `uncaught: ${err.stack ?? err.message}` }) })
-process.on('unhandledRejection', (err) => { ctl.send({ ev: 'error', message: `unhandled rejection: ${String(err)}` }) })
+serveControl(ctl, handle, { trace: SCALE_DEBUG ? 'hub' : undefined })

@@ -19,8 +19,8 @@ import '../harness/polyfill.js'
 import * as net from 'node:net'
 import type { MConnection as MConnectionT, MConnectionInit } from '../../lib/conn/mconnection.js'
 import type { NodeInfo } from '../../lib/wire/node-info.js'
-import { ControlChannel, type ControlMessage } from '../harness/control.js'
-import { cpuNow, lib, nowUs, openFileLimit, SCALE_CHANNEL, SCALE_NETWORK, SCALE_SEND_QUEUE_CAPACITY, settledMemory } from './common.js'
+import { ControlChannel, serveControl, type ControlMessage } from '../harness/control.js'
+import { cpuNow, lib, nowUs, openFileLimit, SCALE_CHANNEL, SCALE_NETWORK, SCALE_DEBUG, SCALE_SEND_QUEUE_CAPACITY, settledMemoryFor } from './common.js'
 
 const ctl = ControlChannel.fromFd(3)
 const { NodeKey } = await lib<typeof import('../../lib/crypto/node-key.js')>('crypto/node-key.ts')
@@ -65,11 +65,10 @@ function tcpConnect (port: number, localAddress: string): Promise<net.Socket> {
   })
 }
 
-const DEBUG = process.env.RX_BENCH_SCALE_DEBUG === '1'
 /** Stage of each connection attempt in flight (debug). */
 const stages = new Map<number, string>()
 let attemptSeq = 0
-if (DEBUG) setInterval(() => { process.stderr.write(`swarm: ${stages.size} in flight: ${JSON.stringify([...stages.values()].reduce<Record<string, number>>((a, s) => { a[s] = (a[s] ?? 0) + 1; return a }, {}))}\n`) }, 2000).unref()
+if (SCALE_DEBUG) setInterval(() => { process.stderr.write(`swarm: ${stages.size} in flight: ${JSON.stringify([...stages.values()].reduce<Record<string, number>>((a, s) => { a[s] = (a[s] ?? 0) + 1; return a }, {}))}\n`) }, 2000).unref()
 
 async function connectOne (port: number, hubId: string, localAddress: string, init: MConnectionInit): Promise<MConnectionT> {
   const a = ++attemptSeq
@@ -152,7 +151,7 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
       return { ev: 'armed' }
     }
     case 'mem': {
-      const m = await settledMemory(Number(msg.settleMs ?? 1000), Number(msg.maxSettleMs ?? msg.settleMs ?? 1000), Number(msg.newSpaceKiB ?? Infinity))
+      const m = await settledMemoryFor(msg)
       return { ev: 'mem', ...m }
     }
     case 'cpu':
@@ -165,16 +164,4 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
   }
 }
 
-const debugOps = process.env.RX_BENCH_SCALE_DEBUG === '1'
-ctl.onMessage((msg) => {
-  if (debugOps) process.stderr.write(`swarm: op ${String(msg.op)} at ${(performance.now() / 1000).toFixed(1)} s\n`)
-  handle(msg).then((reply) => {
-    if (debugOps) process.stderr.write(`swarm: reply ${String(reply?.ev)} to ${String(msg.op)} at ${(performance.now() / 1000).toFixed(1)} s\n`)
-    if (reply !== undefined) ctl.send(reply)
-  }, (err: Error) => {
-    ctl.send({ ev: 'error', message: err.stack ?? err.message })
-  })
-})
-ctl.onClose(() => { process.exit(0) })
-process.on('uncaughtException', (err) => { ctl.send({ ev: 'error', message: `uncaught: ${err.stack ?? err.message}` }) })
-process.on('unhandledRejection', (err) => { ctl.send({ ev: 'error', message: `unhandled rejection: ${String(err)}` }) })
+serveControl(ctl, handle, { trace: SCALE_DEBUG ? 'swarm' : undefined })
