@@ -38,7 +38,8 @@ options:
   --persistent-peers <list>    comma-separated id@host:port, kept connected
   --seeds <list>               comma-separated id@host:port, asked for addresses when the book is short
   --seed-mode                  crawl the network and hand out addresses (CometBFT seed_mode)
-  --pex                        peer exchange (on; the node's only reactor, so it cannot be turned off)
+  --pex                        peer exchange (always on: it is the node's only reactor, and CometBFT refuses a
+                               peer that shares no channel with it, so --no-pex is refused)
   --allow-private              accept private and loopback addresses (CometBFT addr_book_strict = false)
   --allow-duplicate-ip         accept several peers from one IP (CometBFT allow_duplicate_ip)
   --max-inbound <n>            inbound peer limit (default: 40)
@@ -85,6 +86,9 @@ export async function nodeCommand (args: readonly string[], ctx: CliContext): Pr
   const maxInbound = str('max-inbound')
   const maxOutbound = str('max-outbound')
   const strict = !flag(parsed, 'allow-private')
+  if (parsed.values.pex === false) {
+    throw new UsageError('node: --no-pex: PEX is the only reactor of this node; without it the node would offer no channel, and CometBFT peers refuse a node that shares no channel with them')
+  }
 
   const home = homeDir(parsed, ctx.env)
   const paths = homePaths(home)

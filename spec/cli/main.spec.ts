@@ -50,6 +50,7 @@ describe('cli/main (rx-p2p as a process)', function () {
       [['crawl', seed, '--max-nodes', '0'], /crawl: --max-nodes: expected a positive integer, got "0"/],
       [['crawl', seed, '--out'], /crawl: Option '-o, --out <value>' argument missing/],
       [['node', '--home', dir, '--seeds', 'nope'], /node: --seeds: .*no node ID/],
+      [['node', '--home', dir, '--no-pex'], /node: --no-pex: PEX is the only reactor of this node/],
       [['init', 'extra'], /init: Unexpected argument 'extra'/]
     ]
     const results = await Promise.all(cases.map(async ([args]) => await rxP2p(args)))
