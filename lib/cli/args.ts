@@ -76,7 +76,9 @@ export function parseCommandArgs (command: string, args: readonly string[], opti
       args: [...args],
       options: { help: { type: 'boolean', short: 'h' }, ...options },
       strict: true,
-      allowPositionals
+      allowPositionals,
+      // `--no-<flag>` sets a boolean option to false (`--no-pex`).
+      allowNegative: true
     })
     return { values: values as ParsedArgs['values'], positionals }
   } catch (err) {
