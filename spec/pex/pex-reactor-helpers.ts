@@ -1,4 +1,7 @@
-/** Helpers for the PEX reactor specs: a virtual-time harness around runReactor, fake peers, readable actions. */
+/**
+ * Helpers for the PEX reactor specs: a virtual-time harness around runReactor, fake peers, readable actions
+ * (seeded randomness and the clock's start come from `support.ts`).
+ */
 import { createHash } from 'node:crypto'
 import { Subject, VirtualTimeScheduler, type Observable } from 'rxjs'
 import { AddrBook, type AddrBookInit } from '../../lib/pex/addr-book.js'
@@ -11,18 +14,7 @@ import type { ReactorContext } from '../../lib/switch/reactor.js'
 import { fakeNodeId, fakePeer, runReactor, type FakePeer } from '../../lib/testing/reactor.js'
 import { NetAddress } from '../../lib/transport/net-address.js'
 import { decodePexMessage, encodePexAddrs, encodePexRequest, PEX_CHANNEL_ID } from '../../lib/wire/pex.js'
-
-/** A seeded PRNG (mulberry32) in [0, 1). */
-export function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom, T0 } from './support.js'
 
 /** Our node: ID of 'us', listening on 9.9.9.9:26656, PEX channel. */
 export const US = { id: fakeNodeId('us'), listenAddr: '9.9.9.9:26656', channels: Uint8Array.of(PEX_CHANNEL_ID) }
@@ -46,15 +38,15 @@ export function peerFor (a: NetAddress, outbound: boolean, name = a.host): FakeP
 
 /** A book on `scheduler`, seeded, non-strict unless told, already started. */
 export async function startedBook (scheduler: VirtualTimeScheduler, init: AddrBookInit = {}): Promise<AddrBook> {
-  const book = new AddrBook({ addrBookStrict: false, random: rng(7), scheduler, key: '00112233445566778899aabb', ...init })
+  const book = new AddrBook({ addrBookStrict: false, random: seededRandom(7), scheduler, key: '00112233445566778899aabb', ...init })
   await book.start()
   return book
 }
 
-/** A virtual clock starting at a realistic time. */
+/** A virtual clock starting at {@link T0}. */
 export function clock (): VirtualTimeScheduler {
   const vts = new VirtualTimeScheduler()
-  vts.frame = 1_700_000_000_000
+  vts.frame = T0
   return vts
 }
 

@@ -9,8 +9,9 @@ import { envelope, peerAdded, peerRemoved, runReactor } from '../../lib/testing/
 import type { NetAddress } from '../../lib/transport/net-address.js'
 import { decodePexMessage } from '../../lib/wire/pex.js'
 import {
-  addr, addrsMessage, clock, describe as describeAction, drive, peerFor, pexPeer, REQUEST, rng, startedBook, timeline, US, type Harness
+  addr, addrsMessage, clock, describe as describeAction, drive, peerFor, pexPeer, REQUEST, startedBook, timeline, US, type Harness
 } from './pex-reactor-helpers.js'
+import { seededRandom } from './support.js'
 
 function eventsOf<T extends PexEvent['type']> (r: { events: Array<{ t: number, event: PexEvent }> }, type: T): Array<{ t: number, event: Extract<PexEvent, { type: T }> }> {
   return r.events.filter((e) => e.event.type === type) as Array<{ t: number, event: Extract<PexEvent, { type: T }> }>
@@ -52,7 +53,7 @@ describe('pex/pexReactor in seed mode', () => {
     const book = await startedBook(vts)
     const addrs = Array.from({ length: 20 }, (_, i) => addr(i))
     for (const a of addrs) book.addAddress(a, addr(999))
-    const r = drive(pexReactor({ book, random: rng(1), seedMode: true }), vts, { durationMs: 1000 }, (h) => { network(h) })
+    const r = drive(pexReactor({ book, random: seededRandom(1), seedMode: true }), vts, { durationMs: 1000 }, (h) => { network(h) })
     const dials = r.actions.filter((a) => a.action.type === 'dial')
     // 10 at once; a dial frees its slot when it connects (5 ms): the other 10 follow then
     expect(dials.map((d) => d.t)).to.deep.equal([...new Array(10).fill(0), ...new Array(10).fill(5)])
@@ -72,7 +73,7 @@ describe('pex/pexReactor in seed mode', () => {
       const first = [addr(1), addr(2)]
       for (const a of first) book.addAddress(a, addr(999))
       const told = new Map([[addr(1).id, [addr(3)]], [addr(3).id, [addr(4)]]])
-      const r = drive(pexReactor({ book, random: rng(2), seedMode: true, recrawlAnsweredAfterMs }), vts, { durationMs: 130_000 }, (h) => {
+      const r = drive(pexReactor({ book, random: seededRandom(2), seedMode: true, recrawlAnsweredAfterMs }), vts, { durationMs: 130_000 }, (h) => {
         network(h, { answer: (a) => told.get(a.id) ?? [], down: new Set([addr(2).id]) })
       })
       expect(book.size).to.equal(4)
@@ -97,7 +98,7 @@ describe('pex/pexReactor in seed mode', () => {
       book.addAddress(addr(i), addr(999))
       book.markGood(addr(i).id)
     }
-    const pex = pexReactor({ book, random: rng(3), seedMode: true, crawlPeerPeriodMs: 60_000 })
+    const pex = pexReactor({ book, random: seededRandom(3), seedMode: true, crawlPeerPeriodMs: 60_000 })
     const visitor = pexPeer('visitor', '70.0.0.1', false)
     let answer: NetAddress[] = []
     ts.run(({ hot, expectObservable }) => {
@@ -125,7 +126,7 @@ describe('pex/pexReactor in seed mode', () => {
     const book = await startedBook(vts)
     book.addAddress(addr(1), addr(999))
     const out = pexPeer('out', '71.0.0.1', true)
-    const r = drive(pexReactor({ book, random: rng(4), seedMode: true, crawlPeerPeriodMs: 600_000 }), vts, { durationMs: 100 }, (h) => {
+    const r = drive(pexReactor({ book, random: seededRandom(4), seedMode: true, crawlPeerPeriodMs: 600_000 }), vts, { durationMs: 100 }, (h) => {
       h.at(1, () => { h.event(peerAdded(out)) })
       h.at(2, () => { h.envelope(out, REQUEST) })
     })
@@ -139,7 +140,7 @@ describe('pex/pexReactor in seed mode', () => {
     book.addAddress(quiet, addr(999))
     const lingering = pexPeer('lingering', '72.0.0.1', false)
     const persistent = pexPeer('persistent', '73.0.0.1', false, { persistent: true })
-    const r = drive(pexReactor({ book, random: rng(5), seedMode: true, seedDisconnectWaitPeriodMs: 60_000, minTimeBetweenCrawlsMs: 10 * 60_000 }), vts, { durationMs: 100_000 }, (h) => {
+    const r = drive(pexReactor({ book, random: seededRandom(5), seedMode: true, seedDisconnectWaitPeriodMs: 60_000, minTimeBetweenCrawlsMs: 10 * 60_000 }), vts, { durationMs: 100_000 }, (h) => {
       network(h, { silent: new Set([quiet.id]) })
       h.at(1, () => { h.event(peerAdded(lingering)); h.event(peerAdded(persistent)) })
     })
@@ -155,7 +156,7 @@ describe('pex/pexReactor in seed mode', () => {
     const book = await startedBook(vts)
     book.addAddress(addr(1), addr(999))
     const seed = addr(50)
-    const r = drive(pexReactor({ book, random: rng(6), seedMode: true, seeds: [seed] }), vts, { durationMs: 100 }, (h) => { network(h) })
+    const r = drive(pexReactor({ book, random: seededRandom(6), seedMode: true, seeds: [seed] }), vts, { durationMs: 100 }, (h) => { network(h) })
     expect(timeline(r)[0]).to.equal(`0: dial ${seed.host}`)
     expect(timeline(r).filter((l) => l.includes('dial'))).to.have.length(1)
   })

@@ -12,8 +12,9 @@ import { envelope, peerAdded, peerRemoved, runReactor } from '../../lib/testing/
 import { NetAddress } from '../../lib/transport/net-address.js'
 import { decodePexMessage, encodePexAddrs } from '../../lib/wire/pex.js'
 import {
-  addr, addrsMessage, clock, describe as describeAction, drive, OUR_ADDRESS, peerFor, pexPeer, REQUEST, rng, startedBook, timeline, US
+  addr, addrsMessage, clock, describe as describeAction, drive, OUR_ADDRESS, peerFor, pexPeer, REQUEST, startedBook, timeline, US
 } from './pex-reactor-helpers.js'
+import { seededRandom } from './support.js'
 
 function marbles (): TestScheduler {
   return new TestScheduler((actual, expected) => { expect(actual).to.deep.equal(expected) })
@@ -40,7 +41,7 @@ describe('pex/pexReactor', () => {
     it('asks an outbound peer for addresses once (one request outstanding) and adds an inbound peer\'s self-reported address', async () => {
       const ts = marbles()
       const book = await startedBook(ts)
-      const pex = pexReactor({ book, random: rng(1) })
+      const pex = pexReactor({ book, random: seededRandom(1) })
       const out = pexPeer('out', '30.0.0.1', true)
       const inb = pexPeer('inb', '31.0.0.1', false)
       const gossip: string[] = []
@@ -62,7 +63,7 @@ describe('pex/pexReactor', () => {
       const book = await startedBook(ts)
       for (let i = 0; i < 1000; i++) book.addAddress(addr(i), addr(5000 + (i % 50)))
       expect(book.needMoreAddrs()).to.equal(false)
-      const pex = pexReactor({ book, random: rng(1) })
+      const pex = pexReactor({ book, random: seededRandom(1) })
       ts.run(({ hot, expectObservable }) => {
         const events$ = hot<PeerEvent>('-a', { a: peerAdded(pexPeer('out', '30.0.0.1', true)) })
         expectObservable(runReactor(pex, { peerEvents$: events$, scheduler: ts, nodeInfo: US, maxOutboundPeers: 0 }), '^ 100ms !').toBe('')
@@ -76,7 +77,7 @@ describe('pex/pexReactor', () => {
       const book = await startedBook(ts)
       const alice = pexPeer('alice', '30.0.0.1', false)
       for (let i = 0; i < 40; i++) book.addAddress(addr(i), addr(900))
-      const pex = pexReactor({ book, random: rng(2) })
+      const pex = pexReactor({ book, random: seededRandom(2) })
       ts.run(({ hot, expectObservable }) => {
         const events$ = hot<PeerEvent>('a', { a: peerAdded(alice) })
         // requests at 1 ms (free), 5001 ms (starts the clock) and 15000 ms (9999 ms later: too soon)
@@ -96,7 +97,7 @@ describe('pex/pexReactor', () => {
       const ts = marbles()
       const book = await startedBook(ts)
       const bob = pexPeer('bob', '32.0.0.1', true)
-      const pex = pexReactor({ book, random: rng(3) })
+      const pex = pexReactor({ book, random: seededRandom(3) })
       ts.run(({ hot, expectObservable }) => {
         const events$ = hot<PeerEvent>('a', { a: peerAdded(bob) })
         const env$ = hot('-r 1s r 9999ms r 9999ms r 5s r', { r: envelope(bob, 0, REQUEST) })
@@ -118,7 +119,7 @@ describe('pex/pexReactor', () => {
       const book = await startedBook(vts)
       for (let i = 0; i < 1200; i++) book.addAddress(addr(i), addr(3000 + (i % 40)))
       const carol = pexPeer('carol', '33.0.0.1', false)
-      const r = drive(pexReactor({ book, random: rng(4) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
+      const r = drive(pexReactor({ book, random: seededRandom(4) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
         h.at(0, () => { h.event(peerAdded(carol)) })
         h.at(10, () => { h.envelope(carol, REQUEST) })
       })
@@ -135,11 +136,11 @@ describe('pex/pexReactor', () => {
         addr: a, src: addr(99), buckets: [1], attempts: 0, bucketType: BUCKET_TYPE_NEW, lastAttempt: timeFromMs(vts.now()), lastSuccess: ZERO_TIME, lastBanTime: ZERO_TIME
       })
       const data = { key: '00112233445566778899aabb', addrs: [...routable, OUR_ADDRESS, unroutable].map(entry) }
-      const book = new AddrBook({ store: { load: async () => data, save: async () => {} }, random: rng(5), scheduler: vts })
+      const book = new AddrBook({ store: { load: async () => data, save: async () => {} }, random: seededRandom(5), scheduler: vts })
       await book.start()
       expect(book.size).to.equal(12)
       const dave = pexPeer('dave', '34.0.0.1', false)
-      const r = drive(pexReactor({ book, random: rng(6) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
+      const r = drive(pexReactor({ book, random: seededRandom(6) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
         h.at(0, () => { h.event(peerAdded(dave)) })
         h.at(5, () => { h.envelope(dave, REQUEST) })
       })
@@ -157,7 +158,7 @@ describe('pex/pexReactor', () => {
       const ts = marbles()
       const book = await startedBook(ts)
       const eve = pexPeer('eve', '35.0.0.1', false)
-      const pex = pexReactor({ book, random: rng(7) })
+      const pex = pexReactor({ book, random: seededRandom(7) })
       ts.run(({ hot, expectObservable }) => {
         const events$ = hot<PeerEvent>('a', { a: peerAdded(eve) })
         const env$ = hot('--m', { m: envelope(eve, 0, addrsMessage([addr(1), addr(2)])) })
@@ -173,7 +174,7 @@ describe('pex/pexReactor', () => {
       const book = await startedBook(vts)
       const frank = pexPeer('frank', '36.0.0.1', true)
       const list = [addr(1), addr(2), OUR_ADDRESS, addr(3)]
-      const r = drive(pexReactor({ book, random: rng(8) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
+      const r = drive(pexReactor({ book, random: seededRandom(8) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
         h.at(0, () => { h.event(peerAdded(frank)) })
         h.at(20, () => { h.envelope(frank, addrsMessage(list)) })
         h.at(30, () => { h.envelope(frank, addrsMessage([addr(4)])) })
@@ -196,7 +197,7 @@ describe('pex/pexReactor', () => {
       const book = await startedBook(vts)
       const gina = pexPeer('gina', '37.0.0.1', true)
       const many = Array.from({ length: 251 }, (_, i) => addr(i))
-      const r = drive(pexReactor({ book, random: rng(9) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
+      const r = drive(pexReactor({ book, random: seededRandom(9) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
         h.at(0, () => { h.event(peerAdded(gina)) })
         h.at(20, () => { h.envelope(gina, addrsMessage(many)) })
       })
@@ -212,7 +213,7 @@ describe('pex/pexReactor', () => {
       book.addAddress(hank.socketAddr, hank.socketAddr)
       // PexAddrs{addrs: [NetAddress{ip: "1.2.3", port: 1}]}
       const badIp = Buffer.from('1209' + '0a07' + '1205' + Buffer.from('1.2.3').toString('hex'), 'hex')
-      const r = drive(pexReactor({ book, random: rng(10) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
+      const r = drive(pexReactor({ book, random: seededRandom(10) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
         h.at(0, () => { h.event(peerAdded(hank)); h.event(peerAdded(ivan)) })
         h.at(10, () => { h.envelope(hank, Uint8Array.of(0xff, 0xff)) })
         h.at(11, () => { h.envelope(ivan, badIp) })
@@ -228,7 +229,7 @@ describe('pex/pexReactor', () => {
       const vts = clock()
       const book = await startedBook(vts)
       const jo = pexPeer('jo', '40.0.0.1', false)
-      const r = drive(pexReactor({ book, random: rng(11) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
+      const r = drive(pexReactor({ book, random: seededRandom(11) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
         h.at(0, () => { h.event(peerAdded(jo)) })
         h.at(5, () => { h.envelope(jo, addrsMessage([addr(1)])); h.event(peerRemoved(jo, new PexViolationError('unsolicited-addrs', 'x'))); h.envelope(jo, REQUEST) })
       })
@@ -245,7 +246,7 @@ describe('pex/pexReactor', () => {
       const biases: number[] = []
       const pick = book.pickAddress.bind(book)
       book.pickAddress = (bias) => { biases.push(bias); return pick(bias) }
-      const pex = pexReactor({ book, random: rng(12) })
+      const pex = pexReactor({ book, random: seededRandom(12) })
       let dials = 0
       const r = drive(pex, vts, { durationMs: 30_001 }, (h) => {
         h.onAction((a) => {
@@ -290,7 +291,7 @@ describe('pex/pexReactor', () => {
       const failDials = (h: Parameters<Parameters<typeof drive>[3]>[0]): void => {
         h.onAction((a) => { if (a.type === 'dial') h.at(h.now() + 1, () => { h.event({ type: 'dialFailed', address: a.address, error: new TransportError('refused') }) }) })
       }
-      drive(pexReactor({ book, random: rng(13), markGoodAfterMs: Infinity }), vts, { durationMs: 1, maxOutboundPeers: 12 }, failDials)
+      drive(pexReactor({ book, random: seededRandom(13), markGoodAfterMs: Infinity }), vts, { durationMs: 1, maxOutboundPeers: 12 }, failDials)
       // no peer, target 12: 36 picks for 2 addresses
       expect(biases.length).to.equal(36)
       biases.length = 0
@@ -298,7 +299,7 @@ describe('pex/pexReactor', () => {
       book2.addAddress(addr(1), addr(999))
       const pick2 = book2.pickAddress.bind(book2)
       book2.pickAddress = (bias) => { biases.push(bias); return pick2(bias) }
-      drive(pexReactor({ book: book2, random: rng(14), markGoodAfterMs: Infinity }), vts, { durationMs: 30_001, maxOutboundPeers: 12 }, (h) => {
+      drive(pexReactor({ book: book2, random: seededRandom(14), markGoodAfterMs: Infinity }), vts, { durationMs: 30_001, maxOutboundPeers: 12 }, (h) => {
         failDials(h)
         h.at(1, () => { for (const p of outs) h.event(peerAdded(p)) })
       })
@@ -312,7 +313,7 @@ describe('pex/pexReactor', () => {
       const p1 = pexPeer('p1', '41.0.0.1', false)
       const p2 = pexPeer('p2', '42.0.0.1', false)
       const seed = addr(77)
-      const r = drive(pexReactor({ book, random: rng(15), seeds: [seed] }), vts, { durationMs: 30_001 }, (h) => {
+      const r = drive(pexReactor({ book, random: seededRandom(15), seeds: [seed] }), vts, { durationMs: 30_001 }, (h) => {
         h.at(1, () => { h.event(peerAdded(p1)); h.event(peerAdded(p2)) })
         h.onAction((a) => {
           if (a.type === 'dial') h.at(h.now() + 5, () => { h.event({ type: 'dialFailed', address: a.address, error: new TransportError('refused') }) })
@@ -336,7 +337,7 @@ describe('pex/pexReactor', () => {
         book.addAddress(target, addr(999))
         const p = peerFor(target, true, 'p')
         let answers = 0
-        const r = drive(pexReactor({ book, random: rng(30), askWhenAtTarget, markGoodAfterMs: Infinity }), vts, { durationMs: 900_000, maxOutboundPeers: 1 }, (h) => {
+        const r = drive(pexReactor({ book, random: seededRandom(30), askWhenAtTarget, markGoodAfterMs: Infinity }), vts, { durationMs: 900_000, maxOutboundPeers: 1 }, (h) => {
           h.at(1, () => { h.event(peerAdded(p)) })
           h.onAction((a) => {
             if (a.type !== 'send' || decodePexMessage(a.message).type !== 'request') return
@@ -359,7 +360,7 @@ describe('pex/pexReactor', () => {
       const book = await startedBook(vts)
       const seeds = [addr(101), addr(102), addr(103)]
       const learned = [addr(1), addr(2), addr(3)]
-      const r = drive(pexReactor({ book, random: rng(16), seeds }), vts, { durationMs: 1000 }, (h) => {
+      const r = drive(pexReactor({ book, random: seededRandom(16), seeds }), vts, { durationMs: 1000 }, (h) => {
         let n = 0
         h.onAction((a) => {
           if (a.type !== 'dial' || !seeds.some((s) => s.id === a.address.id)) return
@@ -388,7 +389,7 @@ describe('pex/pexReactor', () => {
       const book = await startedBook(vts)
       const a = addr(5)
       book.addAddress(a, addr(999))
-      const pex = pexReactor({ book, random: rng(17), maxAttemptsToDial: 6, banTimeMs: 60 * 60_000 })
+      const pex = pexReactor({ book, random: seededRandom(17), maxAttemptsToDial: 6, banTimeMs: 60 * 60_000 })
       const r = drive(pex, vts, { durationMs: 10 * 60_000 }, (h) => {
         h.onAction((act) => {
           if (act.type === 'dial') h.at(h.now() + 10, () => { h.event({ type: 'dialFailed', address: act.address, error: new TransportError('refused') }) })
@@ -411,7 +412,7 @@ describe('pex/pexReactor', () => {
       const a = addr(6)
       book.addAddress(a, addr(999))
       book.markBad(a, 45_000)
-      const r = drive(pexReactor({ book, random: rng(18) }), vts, { durationMs: 90_001 }, () => {})
+      const r = drive(pexReactor({ book, random: seededRandom(18) }), vts, { durationMs: 90_001 }, () => {})
       // 0 and 30 s: banned; at 60 s the ban has expired: reinstated (after the picks), dialed at 90 s
       expect(r.actions.filter((x) => x.action.type === 'dial').map((x) => x.t)).to.deep.equal([90_000])
       expect(book.isBanned(a)).to.equal(false)
@@ -426,7 +427,7 @@ describe('pex/pexReactor', () => {
       book.addAddress(b, addr(999))
       const pa = peerFor(a, true)
       const pb = peerFor(b, true)
-      const r = drive(pexReactor({ book, random: rng(19) }), vts, { durationMs: 61_000, maxOutboundPeers: 0 }, (h) => {
+      const r = drive(pexReactor({ book, random: seededRandom(19) }), vts, { durationMs: 61_000, maxOutboundPeers: 0 }, (h) => {
         h.at(100, () => { h.event(peerAdded(pa)); h.event(peerAdded(pb)) })
         h.at(30_000, () => { h.event(peerRemoved(pb, new TransportError('reset'))) })
       })
@@ -444,7 +445,7 @@ describe('pex/pexReactor', () => {
       book.addAddress(self, addr(999))
       book.addAddress(busy, addr(999))
       book.addAddress(other, addr(999))
-      const pex = pexReactor({ book, random: rng(20) })
+      const pex = pexReactor({ book, random: seededRandom(20) })
       drive(pex, vts, { durationMs: 100 }, (h) => {
         h.onAction((act) => {
           if (act.type !== 'dial') return
@@ -481,8 +482,8 @@ describe('pex/pexReactor', () => {
       const vts = clock()
       const saved: number[] = []
       const store = { load: async () => undefined, save: async (d: { addrs: unknown[] }) => { saved.push(d.addrs.length) } }
-      const book = new AddrBook({ store, random: rng(21), scheduler: vts, addrBookStrict: false })
-      const pex = pexReactor({ book, random: rng(22) })
+      const book = new AddrBook({ store, random: seededRandom(21), scheduler: vts, addrBookStrict: false })
+      const pex = pexReactor({ book, random: seededRandom(22) })
       const inb = pexPeer('k', '61.0.0.1', false)
       let completed = false
       pex.gossip$.subscribe({ complete: () => { completed = true } })
@@ -499,7 +500,7 @@ describe('pex/pexReactor', () => {
     it('a pipeline failure leaves the book running (the Switch restarts the reactor); the final stop saves it', async () => {
       const vts = clock()
       const book = await startedBook(vts)
-      const pex = pexReactor({ book, random: rng(23) })
+      const pex = pexReactor({ book, random: seededRandom(23) })
       const failing: Reactor = { name: pex.name, channels: pex.channels, run: (ctx) => pex.run({ ...ctx, numPeers: () => { throw new Error('boom') } }) }
       let error: unknown
       runReactor(failing, { scheduler: vts, nodeInfo: US }).subscribe({ error: (e: unknown) => { error = e } })
@@ -514,7 +515,7 @@ describe('pex/pexReactor', () => {
 
     it('builds its default book on the Switch\'s scheduler; a ban lasts 24 h of that clock', async () => {
       const vts = clock()
-      const pex = pexReactor({ random: rng(24), addrBookStrict: false })
+      const pex = pexReactor({ random: seededRandom(24), addrBookStrict: false })
       const eve = pexPeer('eve', '62.0.0.1', false)
       drive(pex, vts, { durationMs: 10, maxOutboundPeers: 0 }, (h) => {
         h.at(0, () => { h.event(peerAdded(eve)) })
