@@ -89,18 +89,20 @@ function connectUntilClosed (port: number): Promise<void> {
 describe('transport/TcpTransport when the process runs out of file descriptors', function () {
   this.timeout(60_000)
 
-  it('drops connections while it has none (libuv closes them at once) and accepts again once some are free', async () => {
+  it('does not stall or die while it has none (libuv closes such connections at once) and accepts again once some are free', async () => {
     const child = new EmfileChild()
     try {
       const port = Number((await child.next('listening')).line.port)
       child.command('fill')
       expect(Number((await child.next('filled')).line.held)).to.be.greaterThan(0)
-      // Out of descriptors: the connection is closed from the other side, neither accepted nor left hanging.
+      // Out of descriptors: the connection is closed from the other side, not left hanging. (Node 20 never
+      // accepts it; on Node 24 the module loader (tsx) sometimes closes a file of its own meanwhile, and the
+      // child accepts into that descriptor.)
       await connectUntilClosed(port)
       await connectUntilClosed(port)
       child.command('free')
       const { skipped } = await child.next('freed')
-      expect(skipped, 'nothing accepted, and the listener still up').to.deep.equal([])
+      expect(skipped.filter((l) => l.ev !== 'accepted'), 'the listener is still up').to.deep.equal([])
       await connectUntilClosed(port)
       const { line: accepted, skipped: between } = await child.next('accepted')
       expect(accepted.ev).to.equal('accepted')
