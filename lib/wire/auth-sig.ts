@@ -11,6 +11,7 @@
  */
 import pb from 'protobufjs/minimal.js'
 import { DecodeError } from '../errors.js'
+import { decodeAs, forEachField } from './proto-reader.js'
 
 /** The key types CometBFT's `PublicKey` oneof knows, by field number. */
 export const PUBLIC_KEY_TYPES = ['ed25519', 'secp256k1', 'bls12381', 'mldsa65', 'secp256k1eth'] as const
@@ -50,12 +51,9 @@ export function encodeAuthSig (publicKey: Uint8Array, sig: Uint8Array): Uint8Arr
  */
 export function decodeAuthSig (bytes: Uint8Array): AuthSigMessage {
   const out: AuthSigMessage = { keyType: undefined, publicKey: new Uint8Array(0), sig: new Uint8Array(0) }
-  try {
+  return decodeAs('AuthSigMessage', () => {
     const r = pb.Reader.create(bytes)
-    while (r.pos < r.len) {
-      const tag = r.uint32()
-      const field = tag >>> 3
-      const wire = tag & 7
+    forEachField(r, (field, wire) => {
       if (field === 1 && wire === 2) {
         decodePublicKeyInto(r.bytes(), out)
       } else if (field === 2 && wire === 2) {
@@ -65,20 +63,14 @@ export function decodeAuthSig (bytes: Uint8Array): AuthSigMessage {
       } else {
         r.skipType(wire)
       }
-    }
-  } catch (err) {
-    if (err instanceof DecodeError) throw err
-    throw new DecodeError(`malformed AuthSigMessage: ${(err as Error).message}`, { cause: err })
-  }
-  return out
+    })
+    return out
+  })
 }
 
 function decodePublicKeyInto (bytes: Uint8Array, out: AuthSigMessage): void {
   const r = pb.Reader.create(bytes)
-  while (r.pos < r.len) {
-    const tag = r.uint32()
-    const field = tag >>> 3
-    const wire = tag & 7
+  forEachField(r, (field, wire) => {
     if (field >= 1 && field <= PUBLIC_KEY_TYPES.length) {
       if (wire !== 2) throw new DecodeError(`PublicKey: field ${field} with wire type ${wire}`)
       out.keyType = PUBLIC_KEY_TYPES[field - 1]
@@ -88,5 +80,5 @@ function decodePublicKeyInto (bytes: Uint8Array, out: AuthSigMessage): void {
     } else {
       r.skipType(wire)
     }
-  }
+  })
 }

@@ -19,6 +19,7 @@ import { isIP } from 'node:net'
 import pb from 'protobufjs/minimal.js'
 import { DecodeError, IncompatiblePeerError, InvalidNodeInfoError } from '../errors.js'
 import { NetAddress, type NodeId } from '../transport/net-address.js'
+import { decodeAs, forEachField } from './proto-reader.js'
 
 /** The largest NodeInfo accepted in the handshake, in bytes (CometBFT's `maxNodeInfoSize`). */
 export const MAX_NODE_INFO_SIZE = 10240
@@ -100,16 +101,13 @@ export function decodeNodeInfo (bytes: Uint8Array): NodeInfo {
     moniker: '',
     other: { txIndex: '', rpcAddress: '' }
   }
-  try {
+  return decodeAs('DefaultNodeInfo', () => {
     const r = pb.Reader.create(bytes)
-    while (r.pos < r.len) {
-      const tag = r.uint32()
-      const field = tag >>> 3
-      const wire = tag & 7
+    forEachField(r, (field, wire) => {
       if (field === 0) throw new DecodeError('DefaultNodeInfo: field 0')
       if (field > 8) {
         r.skipType(wire)
-        continue
+        return
       }
       if (wire !== 2) throw new DecodeError(`DefaultNodeInfo: field ${field} with wire type ${wire}`)
       const value = r.bytes()
@@ -123,24 +121,18 @@ export function decodeNodeInfo (bytes: Uint8Array): NodeInfo {
         case 7: info.moniker = textDecoder.decode(value); break
         case 8: decodeOther(value, info.other); break
       }
-    }
-  } catch (err) {
-    if (err instanceof DecodeError) throw err
-    throw new DecodeError(`malformed DefaultNodeInfo: ${(err as Error).message}`, { cause: err })
-  }
-  return info
+    })
+    return info
+  })
 }
 
 function decodeProtocolVersion (bytes: Uint8Array, out: NodeInfo['protocolVersion']): void {
   const r = pb.Reader.create(bytes)
-  while (r.pos < r.len) {
-    const tag = r.uint32()
-    const field = tag >>> 3
-    const wire = tag & 7
+  forEachField(r, (field, wire) => {
     if (field === 0) throw new DecodeError('ProtocolVersion: field 0')
     if (field > 3) {
       r.skipType(wire)
-      continue
+      return
     }
     if (wire !== 0) throw new DecodeError(`ProtocolVersion: field ${field} with wire type ${wire}`)
     const v = r.uint64()
@@ -148,25 +140,22 @@ function decodeProtocolVersion (bytes: Uint8Array, out: NodeInfo['protocolVersio
     if (field === 1) out.p2p = n
     else if (field === 2) out.block = n
     else out.app = n
-  }
+  })
 }
 
 function decodeOther (bytes: Uint8Array, out: NodeInfo['other']): void {
   const r = pb.Reader.create(bytes)
-  while (r.pos < r.len) {
-    const tag = r.uint32()
-    const field = tag >>> 3
-    const wire = tag & 7
+  forEachField(r, (field, wire) => {
     if (field === 0) throw new DecodeError('DefaultNodeInfoOther: field 0')
     if (field > 2) {
       r.skipType(wire)
-      continue
+      return
     }
     if (wire !== 2) throw new DecodeError(`DefaultNodeInfoOther: field ${field} with wire type ${wire}`)
     const s = textDecoder.decode(r.bytes())
     if (field === 1) out.txIndex = s
     else out.rpcAddress = s
-  }
+  })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /**
  * A minimal protobuf (proto3) scanner and writer for the hand-written codecs of `lib/wire/` (mempool,
  * consensus): varints of up to 64 bits, length-delimited fields as views, unknown fields skipped the way Go's
- * generated `Unmarshal` does. Internal: not exported from the package.
+ * generated `Unmarshal` does; and the field loop and error wrapping of the codecs that read with protobufjs's
+ * `Reader` (auth-sig, node-info). Internal: not exported from the package.
  *
  * @module
  */
@@ -186,4 +187,35 @@ export function writeVarint64 (buf: Uint8Array, pos: number, v: bigint): number 
   }
   buf[pos++] = Number(u)
   return pos
+}
+
+/** The part of a protobufjs `Reader` that {@link forEachField} uses. */
+export interface FieldReader {
+  pos: number
+  readonly len: number
+  uint32: () => number
+}
+
+/**
+ * Reads field keys from `r` to its end, calling `onField` with each field's number and wire type; `onField`
+ * reads or skips the field's value.
+ */
+export function forEachField (r: FieldReader, onField: (field: number, wireType: number) => void): void {
+  while (r.pos < r.len) {
+    const tag = r.uint32()
+    onField(tag >>> 3, tag & 7)
+  }
+}
+
+/**
+ * Runs `decode`; anything it throws that is not a {@link DecodeError} (protobufjs's range and wire type
+ * errors) becomes a DecodeError `malformed <what>: <message>` with the original as its cause.
+ */
+export function decodeAs<T> (what: string, decode: () => T): T {
+  try {
+    return decode()
+  } catch (err) {
+    if (err instanceof DecodeError) throw err
+    throw new DecodeError(`malformed ${what}: ${(err as Error).message}`, { cause: err })
+  }
 }
