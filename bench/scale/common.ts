@@ -100,3 +100,16 @@ export async function settledMemory (settleMs: number, maxSettleMs = settleMs, n
 export async function settledMemoryFor (msg: ControlMessage): ReturnType<typeof settledMemory> {
   return await settledMemory(Number(msg.settleMs ?? 1000), Number(msg.maxSettleMs ?? msg.settleMs ?? 1000), Number(msg.newSpaceKiB ?? Infinity))
 }
+
+/** The ops the hub and the swarm answer alike, `cpu` and `exit` (`bye`, then exits); any other op is unknown (throws). */
+export function sharedOp (msg: ControlMessage): ControlMessage {
+  switch (msg.op) {
+    case 'cpu':
+      return { ev: 'cpu', ...cpuNow() }
+    case 'exit':
+      setTimeout(() => { process.exit(0) }, 10)
+      return { ev: 'bye' }
+    default:
+      throw new Error(`unknown op '${String(msg.op)}'`)
+  }
+}

@@ -26,7 +26,7 @@ import type { MConnectionInit } from '../../lib/conn/mconnection.js'
 import type { Switch as SwitchT } from '../../lib/switch/switch.js'
 import type { Reactor } from '../../lib/switch/reactor.js'
 import { ControlChannel, serveControl, type ControlMessage } from '../harness/control.js'
-import { cpuNow, lib, nowUs, openFileLimit, SCALE_CHANNEL, SCALE_NETWORK, SCALE_DEBUG, SCALE_SEND_QUEUE_CAPACITY, settledMemoryFor } from './common.js'
+import { lib, nowUs, openFileLimit, SCALE_CHANNEL, SCALE_NETWORK, SCALE_DEBUG, SCALE_SEND_QUEUE_CAPACITY, settledMemoryFor, sharedOp } from './common.js'
 
 const ctl = ControlChannel.fromFd(3)
 const { Switch } = await lib<typeof import('../../lib/switch/switch.js')>('switch/switch.ts')
@@ -104,8 +104,6 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
       const resources = process.getActiveResourcesInfo()
       return { ev: 'mem', ...m, peers: sw?.peers.size ?? 0, timers: resources.filter((r) => r === 'Timeout').length, handles: resources.length }
     }
-    case 'cpu':
-      return { ev: 'cpu', ...cpuNow() }
     case 'broadcast': {
       const s = sw!
       const m = message(Number(msg.seq), Number(msg.size))
@@ -138,11 +136,8 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
       fs.writeFileSync(String(msg.file), JSON.stringify(profile))
       return { ev: 'written', file: String(msg.file) }
     }
-    case 'exit':
-      setTimeout(() => { process.exit(0) }, 10)
-      return { ev: 'bye' }
-    default:
-      throw new Error(`unknown op '${String(msg.op)}'`)
+    default: // cpu, exit
+      return sharedOp(msg)
   }
 }
 

@@ -20,7 +20,7 @@ import * as net from 'node:net'
 import type { MConnection as MConnectionT, MConnectionInit } from '../../lib/conn/mconnection.js'
 import type { NodeInfo } from '../../lib/wire/node-info.js'
 import { ControlChannel, serveControl, type ControlMessage } from '../harness/control.js'
-import { cpuNow, lib, nowUs, openFileLimit, SCALE_CHANNEL, SCALE_NETWORK, SCALE_DEBUG, SCALE_SEND_QUEUE_CAPACITY, settledMemoryFor } from './common.js'
+import { lib, nowUs, openFileLimit, SCALE_CHANNEL, SCALE_NETWORK, SCALE_DEBUG, SCALE_SEND_QUEUE_CAPACITY, settledMemoryFor, sharedOp } from './common.js'
 
 const ctl = ControlChannel.fromFd(3)
 const { NodeKey } = await lib<typeof import('../../lib/crypto/node-key.js')>('crypto/node-key.ts')
@@ -154,13 +154,8 @@ async function handle (msg: ControlMessage): Promise<ControlMessage | undefined>
       const m = await settledMemoryFor(msg)
       return { ev: 'mem', ...m }
     }
-    case 'cpu':
-      return { ev: 'cpu', ...cpuNow() }
-    case 'exit':
-      setTimeout(() => { process.exit(0) }, 10)
-      return { ev: 'bye' }
-    default:
-      throw new Error(`unknown op '${String(msg.op)}'`)
+    default: // cpu, exit
+      return sharedOp(msg)
   }
 }
 
