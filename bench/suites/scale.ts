@@ -28,6 +28,7 @@
  *
  * @module
  */
+import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import type { BenchCase, CaseResult, Metrics, Registry, RunOptions } from '../harness/case.js'
@@ -72,6 +73,25 @@ async function snapshot (hub: Worker, label: string): Promise<void> {
   const dir = process.env.RX_BENCH_SCALE_SNAPSHOTS
   if (dir === undefined || dir === '') return
   await hub.ctl.request({ op: 'heapSnapshot', file: path.resolve(dir, `hub-${label}.heapsnapshot`) }, 'written', 300_000)
+}
+
+/**
+ * Where each thread of a process is (Linux): name, state, kernel wait channel and the syscall it is in (202 =
+ * futex: waiting on a lock or Atomics.wait; 232 = epoll_wait: an idle event loop). For a process that stopped
+ * answering.
+ */
+function threadStates (pid: number | undefined): string {
+  if (pid === undefined) return 'no pid'
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const read = (f: string): string => { try { return fs.readFileSync(`/proc/${pid}/task/${tid}/${f}`, 'utf8').trim() } catch { return '?' } }
+      const stat = read('stat')
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '?'
+      return `${read('comm')}(${state}, ${read('wchan')}, syscall ${read('syscall').split(' ')[0] ?? '?'})`
+    }).join('; ')
+  } catch (err) {
+    return `unreadable: ${(err as Error).message}`
+  }
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -120,7 +140,7 @@ function scaleCase (init: ScaleInit): BenchCase {
           .catch(async (err: Error) => {
             // Say what the hub saw: whether it accepted and rejected those connections, or never heard of them.
             const seen = await hub.ctl.request({ op: 'waitPeers', count: 0, timeoutMs: 1000 }, 'peers', 5000).catch(() => undefined)
-            throw new Error(`${err.message}\n  hub: ${seen === undefined ? 'no answer' : `${String(seen.count)} peers, ${String(seen.rejected)} rejected (last: ${String(seen.lastRejection)}), ${String(seen.removed)} removed`}`, { cause: err })
+            throw new Error(`${err.message}\n  hub: ${seen === undefined ? `no answer; its threads: ${threadStates(hub.proc.pid)}` : `${String(seen.count)} peers, ${String(seen.rejected)} rejected (last: ${String(seen.lastRejection)}), ${String(seen.removed)} removed`}`, { cause: err })
           })
         if (Number(connected.fdLimit ?? NaN) < fdNeed) throw new Error(`the swarm may open ${String(connected.fdLimit)} files, it needs ${fdNeed}`)
         const peersMsg = await hub.ctl.request({ op: 'waitPeers', count: n, timeoutMs: 120_000 }, 'peers', 130_000)
