@@ -98,7 +98,8 @@ const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?
 
 /**
  * Parses an RFC 3339 time as Go's `time.Time.UnmarshalJSON` does: any fraction of a second (truncated to
- * nanoseconds), `Z` or a `±hh:mm` offset. The result is an instant; the offset is not kept.
+ * nanoseconds), `Z` or a `±hh:mm` offset. The result is an instant; the offset is not kept, so an instant that
+ * the offset moves outside the years 0..9999 (UTC) is refused: {@link formatGoTime} could not write it back.
  *
  * @throws {DecodeError} not an RFC 3339 time, or a field out of range
  */
@@ -118,8 +119,13 @@ export function parseGoTime (text: string): GoTime {
   }
   const nanos = m[7] === undefined ? 0n : BigInt(m[7].slice(0, 9).padEnd(9, '0'))
   const secs = BigInt(daysFromCivil(year, month, day)) * 86400n + BigInt(hour * 3600 + min * 60 + sec - offset)
+  if (secs < MIN_UTC_SECONDS || secs > MAX_UTC_SECONDS) throw new DecodeError(`time outside the years 0..9999 in UTC: ${JSON.stringify(text)}`)
   return secs * NS_PER_S + nanos
 }
+
+// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since the epoch: what formatGoTime can write.
+const MIN_UTC_SECONDS = BigInt(daysFromCivil(0, 1, 1)) * 86400n
+const MAX_UTC_SECONDS = BigInt(daysFromCivil(9999, 12, 31)) * 86400n + 86399n
 
 function pad (n: number, width: number): string {
   return String(n).padStart(width, '0')
@@ -438,11 +444,11 @@ export class AddrBookFile implements AddrBookStore {
    * @throws {AddrBookIoError} the file could not be written (the old one is left as it was)
    */
   async save (data: AddrBookData): Promise<void> {
-    const text = encodeAddrBookJson(data)
     const options: AtomicWriteOptions = { mode: this.#init.mode ?? 0o644 }
     if (this.#init.beforeStep !== undefined) options.beforeStep = this.#init.beforeStep
     try {
-      await writeFileAtomic(this.path, text, options)
+      // Encoding can fail too (a time outside the years 0..9999): that is a failed save, not an untyped throw.
+      await writeFileAtomic(this.path, encodeAddrBookJson(data), options)
     } catch (err) {
       throw new AddrBookIoError(this.path, 'save', `cannot save ${this.path}: ${(err as Error).message}`, { cause: err })
     }

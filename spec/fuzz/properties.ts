@@ -1,11 +1,16 @@
 /**
- * Fuzz targets: every decoder of received bytes, fed random bytes and mutations of golden frames (the CometBFT
- * vectors in `../shared/vectors/cometbft/proto_vectors_from_tests.json`), must throw nothing but rx-p2p's typed
- * errors. Used by `spec/fuzz/decoders.spec.ts` (a few hundred runs per target in the default suite) and by
- * `npm run fuzz` (`spec/fuzz/run.ts`: fresh seeds for a given time, with coverage).
+ * Fuzz targets: every decoder of bytes from a remote peer or from disk, fed random bytes and mutations of golden
+ * inputs, must return a value or throw one of rx-p2p's typed errors (a `P2PError`), nothing else. Here: the
+ * packet layer (frames, packets, the packet stream, MConnection inbound), seeded from the CometBFT vectors in
+ * `../shared/vectors/cometbft/proto_vectors_from_tests.json`; in `wire-targets.ts`: PEX, NodeInfo and its
+ * validation, AuthSig, consensus, mempool and the delimited reader, each with a round trip of generated valid
+ * messages; in `io-targets.ts`: a SecretConnection's receive path after a real handshake, and the
+ * `addrbook.json` loader. Used by `spec/fuzz/decoders.spec.ts` (a few hundred runs per target in the default
+ * suite) and by `npm run fuzz` (`spec/fuzz/run.ts`: fresh seeds for a given time, with coverage).
  *
- * Every target takes the same input, a list of chunks as they might arrive from a socket, so a failure can be
- * written down as hex and replayed by a regression test.
+ * Every target takes the same input, a list of chunks as they might arrive from a socket (a round-trip target's
+ * generated value travels as JSON in one chunk), so a failure can be written down as hex and replayed by a
+ * regression test.
  */
 import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
@@ -17,26 +22,17 @@ import {
   decodePacket, decodePacketProtobuf, encodePacketFrame, maxPacketMsgSize, PacketStreamDecoder, type PacketSink
 } from '../../lib/wire/packet.js'
 import { TestScheduler } from 'rxjs/testing'
+import { chunksArbOf, type FuzzTarget, hex, invariant, join, onlyTyped, prefixed, unhex, UntypedErrorEscaped } from './harness.js'
+import { ioTargets } from './io-targets.js'
+import { wireTargets } from './wire-targets.js'
 
-const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+export { onlyTyped, UntypedErrorEscaped, type FuzzTarget }
 
 // ---------------------------------------------------------------------------------------------
 // Corpus: the golden frames
 
 const vectorsUrl = new URL('../../../shared/vectors/cometbft/proto_vectors_from_tests.json', import.meta.url)
 const vectors = (JSON.parse(readFileSync(vectorsUrl, 'utf8')) as { vectors: Array<{ hex: string }> }).vectors
-
-function prefixed (body: Uint8Array): Uint8Array {
-  return Buffer.concat([Buffer.from(uvarint(body.byteLength)), body])
-}
-
-function uvarint (n: number): number[] {
-  const out: number[] = []
-  while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128) }
-  out.push(n)
-  return out
-}
 
 /** Golden bytes: every upstream vector (bare and length-prefixed) and frames of each packet kind. */
 export const corpus: Uint8Array[] = [
@@ -50,102 +46,15 @@ export const corpus: Uint8Array[] = [
   encodePacketFrame({ type: 'msg', channelId: 0x80, eof: true, data: new Uint8Array(20) })
 ]
 
-type Mutation =
-  | { kind: 'flip', at: number, bit: number }
-  | { kind: 'set', at: number, value: number }
-  | { kind: 'insert', at: number, bytes: Uint8Array }
-  | { kind: 'delete', at: number, len: number }
-  | { kind: 'truncate', at: number }
-  | { kind: 'varint', at: number, value: bigint }
-
-const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.nat(7) }),
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.constantFrom(0x00, 0x01, 0x7f, 0x80, 0xff, 0x08, 0x0a, 0x12, 0x1a, 0x10) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 12 }) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 16 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('varint' as const), at: fc.nat(), value: fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.constantFrom(0n, 1n, 127n, 128n, 1034n, 1035n, 1n << 31n, 1n << 32n, 1n << 63n)) })
-)
-
-function encodeVarint64 (v: bigint): number[] {
-  const out: number[] = []
-  while (v >= 0x80n) { out.push(Number(v & 0x7fn) | 0x80); v >>= 7n }
-  out.push(Number(v))
-  return out
-}
-
-function mutate (input: Uint8Array, mutations: Mutation[]): Uint8Array {
-  let b = Array.from(input)
-  for (const m of mutations) {
-    const at = b.length === 0 ? 0 : m.at % (b.length + 1)
-    switch (m.kind) {
-      case 'flip': if (at < b.length) b[at] = b[at]! ^ (1 << m.bit); break
-      case 'set': if (at < b.length) b[at] = m.value; break
-      case 'insert': b.splice(at, 0, ...m.bytes); break
-      case 'delete': b.splice(at, m.len); break
-      case 'truncate': b = b.slice(0, at); break
-      case 'varint': b.splice(at, 0, ...encodeVarint64(m.value)); break
-    }
-  }
-  return Uint8Array.from(b)
-}
-
-/** Golden frames, concatenated and mutated. */
-const mutatedArb: fc.Arbitrary<Uint8Array> = fc.tuple(
-  fc.array(fc.constantFrom(...corpus), { minLength: 1, maxLength: 4 }),
-  fc.array(mutationArb, { maxLength: 6 })
-).map(([parts, mutations]) => mutate(Buffer.concat(parts), mutations))
-
-const bytesArb: fc.Arbitrary<Uint8Array> = fc.oneof(
-  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 48 }) },
-  { weight: 1, arbitrary: fc.uint8Array({ minLength: 100, maxLength: 2500 }) },
-  { weight: 4, arbitrary: mutatedArb }
-)
-
-/** Bytes cut into chunks at random points (as a socket might deliver them). */
-export const chunksArb: fc.Arbitrary<Uint8Array[]> = fc.tuple(bytesArb, fc.array(fc.nat(), { maxLength: 8 }))
-  .map(([bytes, cuts]) => {
-    const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((x, y) => x - y)
-    const chunks: Uint8Array[] = []
-    let last = 0
-    for (const p of points) { chunks.push(bytes.subarray(last, p)); last = p }
-    chunks.push(bytes.subarray(last))
-    return chunks
-  })
+/** Bytes cut into chunks at random points (as a socket might deliver them): random, or mutated golden frames. */
+export const chunksArb: fc.Arbitrary<Uint8Array[]> = chunksArbOf(corpus)
 
 // ---------------------------------------------------------------------------------------------
 // Targets
 
-/** Thrown when a decoder lets something other than a typed rx-p2p error escape. */
-export class UntypedErrorEscaped extends Error {
-  override name = 'UntypedErrorEscaped'
-}
-
-/** Runs `fn`; lets typed rx-p2p errors pass, turns anything else into {@link UntypedErrorEscaped}. */
-export function onlyTyped (what: string, fn: () => void): void {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof P2PError) return
-    throw new UntypedErrorEscaped(`${what} threw ${(err as Error)?.name ?? typeof err}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
-  }
-}
-
-function invariant (ok: boolean, message: string): void {
-  if (!ok) throw new Error(`invariant broken: ${message}`)
-}
-
-export interface FuzzTarget {
-  /** Stable name (used in regression file names). */
-  name: string
-  /** Runs the decoder on the chunks; throws when the property does not hold. */
-  check: (chunks: Uint8Array[]) => void
-}
-
-const join = (chunks: Uint8Array[]): Uint8Array => Buffer.concat(chunks)
 const MAX = maxPacketMsgSize(1024)
 
-export const targets: FuzzTarget[] = [
+const packetTargets: FuzzTarget[] = [
   {
     name: 'frame-decoder',
     check: (chunks) => {
@@ -225,14 +134,28 @@ export const targets: FuzzTarget[] = [
   }
 ]
 
-/** The fast-check property of a target. */
-export function propertyOf (target: FuzzTarget): fc.IPropertyWithHooks<[Uint8Array[]]> {
-  return fc.property(chunksArb, (chunks) => { target.check(chunks) })
+/** Every target: the packet layer above, then the message decoders, then the SecretConnection and addrbook.json. */
+export const targets: FuzzTarget[] = [...packetTargets, ...wireTargets, ...ioTargets]
+
+/** The generated inputs of a target. */
+export function inputOf (target: FuzzTarget): fc.Arbitrary<Uint8Array[]> {
+  return target.input ?? chunksArb
 }
 
-/** Replays a recorded counterexample (hex chunks) against a target: throws if the failure is still there. */
-export function replay (name: string, hexChunks: string[]): void {
+/** Inputs of a target that must pass: its golden inputs, else every golden frame. */
+export function goldenOf (target: FuzzTarget): Uint8Array[][] {
+  return target.golden ?? corpus.map((g) => [g])
+}
+
+/** The fast-check property of a target (asynchronous for an asynchronous target). */
+export function propertyOf (target: FuzzTarget): fc.IRawProperty<[Uint8Array[]]> {
+  if (target.async === true) return fc.asyncProperty(inputOf(target), async (chunks) => { await target.check(chunks) })
+  return fc.property(inputOf(target), (chunks) => { void target.check(chunks) })
+}
+
+/** Replays a recorded counterexample (hex chunks) against a target: rejects if the failure is still there. */
+export async function replay (name: string, hexChunks: string[]): Promise<void> {
   const target = targets.find((t) => t.name === name)
   if (target === undefined) throw new Error(`no fuzz target named ${name}`)
-  target.check(hexChunks.map(unhex))
+  await target.check(hexChunks.map(unhex))
 }

@@ -65,8 +65,8 @@ function regressionFile (name: string, seed: number, path: string | null, messag
 import { replay } from '../properties.js'
 
 describe('fuzz regression: ${name} (seed ${seed})', () => {
-  it('${title}', () => {
-    replay('${name}', [${hexChunks}])
+  it('${title}', async () => {
+    await replay('${name}', [${hexChunks}])
   })
 })
 `
@@ -74,7 +74,9 @@ describe('fuzz regression: ${name} (seed ${seed})', () => {
 
 async function work (opts: Options): Promise<number> {
   const { targets, propertyOf } = await import('./properties.js')
-  const chosen = opts.target === undefined ? targets : targets.filter((t) => t.name === opts.target)
+  // --target takes a name or a comma-separated list of names.
+  const wanted = opts.target?.split(',')
+  const chosen = wanted === undefined ? targets : targets.filter((t) => wanted.includes(t.name))
   if (chosen.length === 0) throw new Error(`no fuzz target named ${opts.target}; known: ${targets.map((t) => t.name).join(', ')}`)
   const deadline = Date.now() + opts.seconds * 1000
   const stats = new Map(chosen.map((t) => [t.name, { runs: 0, seeds: 0, failures: 0 }]))
@@ -85,7 +87,9 @@ async function work (opts: Options): Promise<number> {
   for (let round = 0; Date.now() < deadline; round++) {
     const target = chosen[round % chosen.length]!
     const seed = randomInt(0, 2 ** 31 - 1)
-    const details = fc.check(propertyOf(target), { seed, numRuns: opts.runsPerSeed })
+    // A slow target runs fewer times per seed (its runScale), so that seeds take about as long; no seed runs past the deadline.
+    const numRuns = Math.max(1, Math.round(opts.runsPerSeed * (target.runScale ?? 1)))
+    const details = await fc.check(propertyOf(target), { seed, numRuns, interruptAfterTimeLimit: Math.max(1, deadline - Date.now()) })
     const s = stats.get(target.name)!
     s.seeds++
     s.runs += details.numRuns
