@@ -50,7 +50,8 @@ export interface NodeInfo {
   other: { txIndex: string, rpcAddress: string }
 }
 
-const textDecoder = new TextDecoder()
+// ignoreBOM: a leading U+FEFF is kept, as Go keeps the bytes (a default TextDecoder would drop it).
+const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true })
 
 /**
  * Encodes `info` as CometBFT's `DefaultNodeInfo` protobuf (without the length prefix). Like gogoproto, the

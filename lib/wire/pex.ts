@@ -270,7 +270,8 @@ function readEnd (r: Reader, end: number, what: string): number {
   return r.pos + len
 }
 
-const utf8 = new TextDecoder()
+// ignoreBOM: a leading U+FEFF is kept, as Go keeps the bytes (a default TextDecoder would drop it).
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
 function readString (r: Reader, end: number): string {
   const e = readEnd(r, end, 'NetAddress')

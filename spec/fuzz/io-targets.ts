@@ -1,6 +1,6 @@
 /**
  * Fuzz targets for bytes that come through a live connection or from disk: a SecretConnection's receive path
- * (handshake included) and the `addrbook.json` loader. Both are asynchronous.
+ * (handshake included), the `addrbook.json` loader (both asynchronous), and `node_key.json`.
  */
 import fc from 'fast-check'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
@@ -19,7 +19,7 @@ import { memoryPair } from '../../lib/transport/memory.js'
 import { encodeAuthSig } from '../../lib/wire/auth-sig.js'
 import { encodeDelimited } from '../../lib/wire/delimited.js'
 import {
-  cutArb, expectEqual, type FuzzTarget, hex, invariant, join, mutatedArb, roundTripTarget, typedOrThrow, unhex, watchUnhandledRejections
+  cutArb, expectEqual, type FuzzTarget, hex, invariant, join, mutatedArb, roundTripTarget, typedOrThrow, unhex, valueOrTyped, watchUnhandledRejections
 } from './harness.js'
 import { handshakeVector as v } from './wire-targets.js'
 
@@ -293,6 +293,17 @@ function toBook (plain: { key: string, addrs: PlainKnown[] }): AddrBookData {
 }
 
 // ---------------------------------------------------------------------------------------------
+// node_key.json
+
+const nodeKeyCorpus: Uint8Array[] = ['A', 'B'].map((who) => new Uint8Array(Buffer.from(JSON.stringify((v.identities as Record<string, unknown>)[`${who}_node_key_json`], null, 2))))
+const nodeKeyBytesArb: fc.Arbitrary<Uint8Array> = fc.oneof(
+  { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...nodeKeyCorpus), fc.array(jsonEditArb, { minLength: 1, maxLength: 3 }))
+    .map(([file, edits]) => new Uint8Array(Buffer.from(JSON.stringify(editJson(Buffer.from(file).toString('utf8'), edits))))) },
+  { weight: 2, arbitrary: mutatedArb(fc.constantFrom(...nodeKeyCorpus), 4) },
+  { weight: 1, arbitrary: fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.json().map((j) => new Uint8Array(Buffer.from(j)))) }
+)
+
+// ---------------------------------------------------------------------------------------------
 // Targets
 
 export const ioTargets: FuzzTarget[] = [
@@ -311,6 +322,18 @@ export const ioTargets: FuzzTarget[] = [
     input: cutArb(addrBookBytesArb),
     golden: addrBookFixtures.map((f) => [new Uint8Array(f)]),
     check: checkAddrBookFile
+  },
+  {
+    name: 'node-key-json',
+    input: cutArb(nodeKeyBytesArb),
+    golden: nodeKeyCorpus.map((f) => [f]),
+    check: (chunks) => {
+      // node_key.json (from disk): a key, or InvalidNodeKeyError; a key read is written back the same.
+      const text = Buffer.from(join(chunks)).toString('utf8')
+      const key = valueOrTyped('NodeKey.fromJSON', () => NodeKey.fromJSON(text))
+      if (key === undefined) return
+      expectEqual(hex(NodeKey.fromJSON(JSON.stringify(key.toJSON())).publicKey), hex(key.publicKey), 'node key written back')
+    }
   },
   roundTripTarget('addrbook-json-roundtrip', bookArb, (plain) => {
     const book = toBook(plain)

@@ -2,9 +2,13 @@
  * `npm run fuzz`: runs every fuzz target of `spec/fuzz/properties.ts` for a given time with fresh seeds, under c8
  * for coverage, and writes each failing seed as a regression test in `spec/fuzz/regressions/`.
  *
+ * The targets take turns, one seed each (`--runs-per-seed` runs, fewer for a slow target: its `runScale`), until
+ * the time is up; a seed still running at the deadline is cut short.
+ *
  * ```
  * npm run fuzz -- --seconds 60              # all targets, 60 s, coverage report in coverage/fuzz
  * npm run fuzz -- --seconds 10 --target packet-decode --no-coverage
+ * npm run fuzz -- --seconds 10 --target secret-connection,addrbook-file
  * ```
  *
  * Exits with 1 when a failure was found (the regression files say which), else 0.
@@ -37,7 +41,7 @@ function parseArgs (argv: string[]): Options {
     else if (arg === '--no-coverage') opts.coverage = false
     else if (arg === '--worker') opts.worker = true
     else if (arg === '--help' || arg === '-h') {
-      console.log('usage: npm run fuzz -- [--seconds N] [--target NAME] [--runs-per-seed N] [--no-coverage]')
+      console.log('usage: npm run fuzz -- [--seconds N] [--target NAME[,NAME...]] [--runs-per-seed N] [--no-coverage]')
       process.exit(0)
     } else throw new Error(`unknown argument ${arg}`)
   }

@@ -63,6 +63,12 @@ function pexPlain (m: PexMessage): unknown {
 
 interface PlainAddr { id: string, ip: string, port: number }
 
+/** Any well-formed string, sometimes with a leading byte order mark (which a default TextDecoder drops). */
+const wireStringArb = (maxLength: number): fc.Arbitrary<string> => fc.oneof(
+  { weight: 4, arbitrary: fc.string({ unit: 'binary', maxLength }) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength }).map((s) => `\ufeff${s}`) }
+)
+
 const ipArb: fc.Arbitrary<string> = fc.oneof(
   fc.ipV4(),
   fc.ipV6(),
@@ -71,7 +77,7 @@ const ipArb: fc.Arbitrary<string> = fc.oneof(
 )
 const nodeIdArb = fc.uint8Array({ minLength: 20, maxLength: 20 }).map(hex)
 const plainAddrArb: fc.Arbitrary<PlainAddr> = fc.record({
-  id: fc.oneof(nodeIdArb, fc.constant(''), fc.string({ unit: 'binary', maxLength: 50 })),
+  id: fc.oneof(nodeIdArb, fc.constant(''), wireStringArb(50)),
   ip: ipArb,
   port: fc.oneof(fc.integer({ min: 0, max: 65535 }), fc.constantFrom(0, 1, 26656, 65535))
 })
@@ -106,13 +112,13 @@ const validNodeInfoArb: fc.Arbitrary<NodeInfo> = fc.record({
 /** Any NodeInfo the encoder can write (versions exact up to 2^53, any well-formed strings). */
 const anyNodeInfoArb: fc.Arbitrary<NodeInfo> = fc.record({
   protocolVersion: fc.record({ p2p: fc.maxSafeNat(), block: fc.maxSafeNat(), app: fc.maxSafeNat() }),
-  id: fc.string({ unit: 'binary', maxLength: 50 }),
-  listenAddr: fc.string({ unit: 'binary', maxLength: 50 }),
-  network: fc.string({ unit: 'binary', maxLength: 30 }),
-  version: fc.string({ unit: 'binary', maxLength: 30 }),
+  id: wireStringArb(50),
+  listenAddr: wireStringArb(50),
+  network: wireStringArb(30),
+  version: wireStringArb(30),
   channels: fc.uint8Array({ maxLength: 40 }),
-  moniker: fc.string({ unit: 'binary', maxLength: 30 }),
-  other: fc.record({ txIndex: fc.string({ unit: 'binary', maxLength: 5 }), rpcAddress: fc.string({ unit: 'binary', maxLength: 30 }) })
+  moniker: wireStringArb(30),
+  other: fc.record({ txIndex: wireStringArb(5), rpcAddress: wireStringArb(30) })
 })
 
 // ---------------------------------------------------------------------------------------------
