@@ -3,13 +3,11 @@
  *
  * @module
  */
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto'
 import { LowOrderPointError } from '../errors.js'
 
 /** X25519 key and shared-secret size in bytes. */
 export const X25519_KEY_SIZE = 32
-
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex')
 
 /** An X25519 key pair: the raw 32-byte private key (used as is; X25519 clamps) and its public key. */
 export interface X25519KeyPair {
@@ -17,15 +15,21 @@ export interface X25519KeyPair {
   publicKey: Uint8Array
 }
 
-// OpenSSL 3 parses DER keys slowly (about 300 µs); the key objects of pairs made here are kept, and public keys
-// are imported as JWK (a few µs).
+// Key objects of the pairs made here, so that the X25519 of a handshake does not import the private key again.
 const keyObjects = new WeakMap<Uint8Array, KeyObject>()
 
+/** Node's JWK parser requires `x`, but for a private key it derives the public key from `d` and ignores `x`. */
+const UNUSED_X = Buffer.alloc(X25519_KEY_SIZE).toString('base64url')
+
+/**
+ * A Node key object for a raw X25519 private key, imported as JWK: OpenSSL 3 (Node 20) decodes a PKCS#8 DER key
+ * in about 300 µs, a JWK in a few.
+ */
 function privateKeyObject (privateKey: Uint8Array): KeyObject {
   const cached = keyObjects.get(privateKey)
   if (cached !== undefined) return cached
   if (privateKey.length !== X25519_KEY_SIZE) throw new RangeError(`X25519 private key must be ${X25519_KEY_SIZE} bytes`)
-  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, privateKey]), format: 'der', type: 'pkcs8' })
+  return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: Buffer.from(privateKey).toString('base64url'), x: UNUSED_X }, format: 'jwk' })
 }
 
 function fromBase64Url (s: string | undefined): Uint8Array {
@@ -33,7 +37,12 @@ function fromBase64Url (s: string | undefined): Uint8Array {
 }
 
 /**
- * The key pair with this 32-byte private key, or a random one (as Go's `box.GenerateKey`).
+ * The key pair with this 32-byte private key, or a random one (32 random bytes, as Go's `box.GenerateKey`).
+ *
+ * Not `generateKeyPairSync`: on Node 20, exporting a key it just generated can deadlock the process for good
+ * (the export holds the key's lock, allocates, a garbage collection finalizes the finished key-generation job,
+ * and that job's destructor takes the same lock). Seen here as a handshake that hung a whole process once in
+ * some thousands; Node 24 does not have it.
  *
  * @example
  * ```ts
@@ -42,15 +51,8 @@ function fromBase64Url (s: string | undefined): Uint8Array {
  * ```
  */
 export function x25519KeyPair (privateKey?: Uint8Array): X25519KeyPair {
-  let key: KeyObject
-  let priv: Uint8Array
-  if (privateKey === undefined) {
-    key = generateKeyPairSync('x25519').privateKey
-    priv = fromBase64Url(key.export({ format: 'jwk' }).d)
-  } else {
-    key = privateKeyObject(privateKey)
-    priv = Uint8Array.from(privateKey)
-  }
+  const priv = privateKey === undefined ? new Uint8Array(randomBytes(X25519_KEY_SIZE)) : Uint8Array.from(privateKey)
+  const key = privateKeyObject(priv)
   const publicKey = fromBase64Url(createPublicKey(key).export({ format: 'jwk' }).x)
   keyObjects.set(priv, key)
   return { privateKey: priv, publicKey }
