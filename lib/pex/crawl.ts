@@ -78,7 +78,7 @@ export interface CrawlInit {
   handshakeTimeoutMs?: number
   /** Addresses tried for one node ID (a node may be heard of at several). @default 3 */
   maxAddressesPerNode?: number
-  /** The transport to dial with. @default new TcpTransport() */
+  /** The transport to dial with. @default a TcpTransport on the crawl's scheduler */
   transport?: Transport
   /** Every timer (deadlines, limits) and every timestamp in the report. @default asyncScheduler */
   scheduler?: SchedulerLike
@@ -332,7 +332,7 @@ export class Crawler {
   constructor (init: CrawlInit) {
     this.#init = init
     this.#scheduler = init.scheduler ?? asyncScheduler
-    this.#transport = init.transport ?? new TcpTransport()
+    this.#transport = init.transport ?? new TcpTransport({ scheduler: this.#scheduler })
     this.#concurrency = Math.max(1, init.concurrency ?? DEFAULT_CRAWL_CONCURRENCY)
     this.#maxNodes = init.maxNodes ?? Infinity
     this.#maxAddresses = Math.max(1, init.maxAddressesPerNode ?? DEFAULT_CRAWL_MAX_ADDRESSES_PER_NODE)

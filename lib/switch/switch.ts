@@ -63,7 +63,7 @@ export interface SwitchInit {
   nodeKey: NodeKey
   /** The reactors; more can be added with {@link Switch.addReactor} before {@link Switch.start}. @default [] */
   reactors?: readonly Reactor[]
-  /** How connections are made. @default new TcpTransport() */
+  /** How connections are made. @default a TcpTransport on this switch's scheduler */
   transport?: Transport
   /**
    * Where to listen, `host:port` (a `tcp://` prefix is allowed; port 0 picks a free port). Without it the
@@ -243,7 +243,7 @@ export class Switch {
     setMaxListeners(0, this.#abort.signal)
     this.nodeKey = init.nodeKey
     this.scheduler = init.scheduler ?? asyncScheduler
-    this.#transport = init.transport ?? new TcpTransport()
+    this.#transport = init.transport ?? new TcpTransport({ scheduler: this.scheduler })
     this.#random = init.random ?? Math.random
     this.#allowDuplicateIp = init.allowDuplicateIp ?? false
     this.#peerFilters = init.peerFilters ?? []

@@ -4,7 +4,7 @@
  * @module
  */
 import * as net from 'node:net'
-import { Subject } from 'rxjs'
+import { asyncScheduler, Subject, type SchedulerLike } from 'rxjs'
 import { AbortError, TransportError } from '../errors.js'
 import { AbstractDuplex, type DuplexConnection, type HostPort } from './duplex.js'
 import type { Listener, Transport } from './transport.js'
@@ -73,11 +73,13 @@ function stripV4Mapped (host: string): string {
 /** Options of {@link TcpTransport}. */
 export interface TcpTransportInit {
   /**
-   * TCP connect timeout in milliseconds. It is a socket-level deadline; rx-p2p's dial timeout on a
-   * scheduler sits above it.
+   * TCP connect timeout in milliseconds, on {@link TcpTransportInit.scheduler}. rx-p2p's dial timeout (the
+   * Switch's `dialTimeoutMs`) sits above it.
    * @default 1000
    */
   connectTimeoutMs?: number
+  /** Clock of the connect timeout. @default asyncScheduler */
+  scheduler?: SchedulerLike
 }
 
 /**
@@ -93,9 +95,11 @@ export interface TcpTransportInit {
  */
 export class TcpTransport implements Transport {
   readonly #connectTimeoutMs: number
+  readonly #scheduler: SchedulerLike
 
   constructor (init: TcpTransportInit = {}) {
     this.#connectTimeoutMs = init.connectTimeoutMs ?? 1000
+    this.#scheduler = init.scheduler ?? asyncScheduler
   }
 
   dial (addr: HostPort, options: { signal?: AbortSignal } = {}): Promise<DuplexConnection> {
@@ -113,21 +117,18 @@ export class TcpTransport implements Transport {
         reject(err)
       }
       const onError = (err: Error): void => { fail(new TransportError(`dial ${addr.host}:${addr.port}: ${err.message}`, { cause: err })) }
-      const onTimeout = (): void => { fail(new TransportError(`dial ${addr.host}:${addr.port}: connect timeout`)) }
       const onAbort = (): void => { fail(new AbortError('dial aborted')) }
       const onConnect = (): void => {
         cleanup()
-        socket.setTimeout(0)
         resolve(new TcpConnection(socket))
       }
+      const timer = this.#scheduler.schedule(() => { fail(new TransportError(`dial ${addr.host}:${addr.port}: connect timeout`)) }, this.#connectTimeoutMs)
       const cleanup = (): void => {
+        timer.unsubscribe()
         socket.off('error', onError)
         socket.off('connect', onConnect)
-        socket.off('timeout', onTimeout)
         signal?.removeEventListener('abort', onAbort)
       }
-      socket.setTimeout(this.#connectTimeoutMs)
-      socket.once('timeout', onTimeout)
       socket.once('error', onError)
       socket.once('connect', onConnect)
       signal?.addEventListener('abort', onAbort, { once: true })

@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { spawn } from 'node:child_process'
 import * as net from 'node:net'
 import * as readline from 'node:readline'
-import { firstValueFrom } from 'rxjs'
+import { firstValueFrom, VirtualTimeScheduler } from 'rxjs'
 import { TransportError } from '../../lib/errors.js'
 import { TcpTransport } from '../../lib/transport/tcp.js'
 import { duplexCompliance } from './compliance.js'
@@ -31,6 +31,28 @@ describe('transport/TcpTransport', () => {
     let err: unknown
     try { await tcp.dial(listener.address) } catch (e) { err = e }
     expect(err).to.be.instanceOf(TransportError)
+  })
+
+  it('times the connect on its scheduler: a deadline that passes first fails the dial, one that does not is cancelled', async () => {
+    const scheduler = new VirtualTimeScheduler()
+    const tcp = new TcpTransport({ scheduler, connectTimeoutMs: 500 })
+    const listener = await tcp.listen({ host: '127.0.0.1', port: 0 })
+    const accepted = firstValueFrom(listener.connections$)
+    // The deadline passes (virtual time) before the socket could connect: a TransportError, the socket gone.
+    const late = tcp.dial(listener.address)
+    late.catch(() => {})
+    scheduler.flush()
+    let err: unknown
+    try { await late } catch (e) { err = e }
+    expect(err).to.be.instanceOf(TransportError)
+    expect((err as Error).message).to.match(/connect timeout/)
+    expect(scheduler.now()).to.equal(500)
+    // Connected in time: the deadline is cancelled, nothing is left on the clock.
+    const conn = await tcp.dial(listener.address)
+    expect(scheduler.actions).to.have.length(0)
+    ;(await accepted).destroy()
+    conn.destroy()
+    await listener.close()
   })
 })
 
