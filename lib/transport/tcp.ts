@@ -80,6 +80,11 @@ export interface TcpTransportInit {
   connectTimeoutMs?: number
   /** Clock of the connect timeout. @default asyncScheduler */
   scheduler?: SchedulerLike
+  /**
+   * The local IP that dials leave from (`net.connect`'s `localAddress`): a node with several addresses, or a
+   * test giving each peer its own 127.0.0.x. @default the system's choice
+   */
+  localAddress?: string
 }
 
 /**
@@ -96,10 +101,12 @@ export interface TcpTransportInit {
 export class TcpTransport implements Transport {
   readonly #connectTimeoutMs: number
   readonly #scheduler: SchedulerLike
+  readonly #localAddress: string | undefined
 
   constructor (init: TcpTransportInit = {}) {
     this.#connectTimeoutMs = init.connectTimeoutMs ?? 1000
     this.#scheduler = init.scheduler ?? asyncScheduler
+    this.#localAddress = init.localAddress
   }
 
   dial (addr: HostPort, options: { signal?: AbortSignal } = {}): Promise<DuplexConnection> {
@@ -109,7 +116,9 @@ export class TcpTransport implements Transport {
         reject(new AbortError('dial aborted'))
         return
       }
-      const socket = net.connect({ host: addr.host, port: addr.port })
+      const socket = net.connect(this.#localAddress === undefined
+        ? { host: addr.host, port: addr.port }
+        : { host: addr.host, port: addr.port, localAddress: this.#localAddress })
       socket.pause()
       const fail = (err: Error): void => {
         cleanup()
