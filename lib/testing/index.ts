@@ -14,3 +14,7 @@ export {
   Simulation, SimulationScheduler, seededRandom,
   type SimulationInit, type SimulationNode, type SimulationTraceEvent, type SimulationStats, type ConvergenceCurve
 } from './simulation.js'
+export {
+  FaultyConnection, faultyTransport,
+  type FaultPlan, type FaultStep, type FaultyConnectionInit, type FaultCounts, type FaultyConnectionContext
+} from './faulty-connection.js'
