@@ -106,6 +106,28 @@ export class PongTimeoutError extends P2PError {
   override name = 'PongTimeoutError'
 }
 
+/**
+ * The bytes of partial (not yet whole) messages passed a receive budget: the connection's own (`budget:
+ * 'connection'`) or the one its node shares among every peer (`budget: 'node'`; the peer holding the most is
+ * stopped to make room). `requested` is the growth that was refused, `used` what the budget held, `limit` its size.
+ */
+export class RecvBudgetExceededError extends P2PError {
+  override readonly code = 'ERR_RECV_BUDGET_EXCEEDED'
+  override name = 'RecvBudgetExceededError'
+  constructor (readonly budget: 'connection' | 'node', readonly requested: number, readonly used: number, readonly limit: number) {
+    super(`partial messages would exceed the ${budget} receive budget: ${used} + ${requested} > ${limit} bytes`)
+  }
+}
+
+/** Our writes to the peer made no progress (the socket accepted nothing, no drain) for the write-stall timeout. */
+export class WriteStallError extends P2PError {
+  override readonly code = 'ERR_WRITE_STALL'
+  override name = 'WriteStallError'
+  constructor (readonly stalledMs: number) {
+    super(`the peer read nothing for ${stalledMs} ms: our writes are blocked`)
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // SecretConnection and handshakes
 
@@ -202,12 +224,18 @@ export class InvalidNodeKeyError extends P2PError {
 // ---------------------------------------------------------------------------------------------
 // Switch
 
-/** A peer was refused by the Switch: `reason` says which limit or filter. */
+/**
+ * A peer was refused by the Switch: `reason` says which limit or filter. The admission limits: `handshake-rate`
+ * (too many handshakes from this IP, or in total, in a short time), `pending-per-ip` (this IP already has as many
+ * connections in their handshakes as allowed), `pending-evicted` (the pending-handshake set was full and this
+ * connection made room for a newer one), `banned` (the ID or IP is banned: `Switch.ban`, or a PEX ban).
+ */
 export class PeerRejectedError extends P2PError {
   override readonly code = 'ERR_PEER_REJECTED'
   override name = 'PeerRejectedError'
   constructor (
-    readonly reason: 'duplicate-id' | 'duplicate-ip' | 'max-inbound' | 'max-outbound' | 'self' | 'filter' | 'filter-timeout' | 'stopped',
+    readonly reason: 'duplicate-id' | 'duplicate-ip' | 'max-inbound' | 'max-outbound' | 'self' | 'filter' | 'filter-timeout' | 'stopped' |
+      'handshake-rate' | 'pending-per-ip' | 'pending-evicted' | 'banned',
     message: string,
     options?: P2PErrorOptions
   ) {

@@ -7,6 +7,16 @@
 import { MessageTooLargeError } from '../errors.js'
 import { encodePacketMsgFrameInto, varintLength } from '../wire/packet.js'
 import { DEFAULT_RECV_BUFFER_CAPACITY, DEFAULT_RECV_MESSAGE_CAPACITY, DEFAULT_SEND_QUEUE_CAPACITY } from './defaults.js'
+import type { RecvBudget } from './recv-budget.js'
+
+/** Payloads up to this many bytes are copied into the reassembly buffer byte by byte (no view object). */
+const SMALL_COPY = 64
+
+/** A plain Uint8Array over memory that is not zero-filled (every byte is written before it is read). */
+function allocUnfilled (size: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(size)
+  return new Uint8Array(b.buffer, b.byteOffset, size)
+}
 
 /**
  * Declares one channel of an MConnection (CometBFT `ChannelDescriptor`).
@@ -23,7 +33,15 @@ export interface ChannelDescriptor {
   priority: number
   /** Messages queued for sending before `trySend` fails and `send` waits. @default 1 */
   sendQueueCapacity?: number
-  /** Initial capacity of the reassembly buffer in bytes. @default 4096 */
+  /**
+   * `send` calls that may wait for room in the queue at once; past it `send` resolves `false` at once (0: `send`
+   * never waits). Beyond CometBFT, where each waiting `Send` is a blocked goroutine. @default sendQueueCapacity
+   */
+  maxSendWaiters?: number
+  /**
+   * Initial capacity of the reassembly buffer in bytes: a message of several packets is copied into one buffer
+   * of this size, doubled as needed (never past `recvMessageCapacity`). @default 4096
+   */
   recvBufferCapacity?: number
   /** Largest message accepted on this channel, in bytes; more stops the connection. @default 22020096 (21 MiB) */
   recvMessageCapacity?: number
@@ -35,13 +53,15 @@ export type FilledChannelDescriptor = Required<ChannelDescriptor>
 /**
  * Fills the defaults of a descriptor (CometBFT `FillDefaults`) and checks it.
  *
- * @throws {RangeError} the id is not in 0..255, the priority is not > 0, or a capacity is not a positive integer
+ * @throws {RangeError} the id is not in 0..255, the priority is not > 0, a capacity is not a positive integer, or
+ *   `maxSendWaiters` is not an integer >= 0
  */
 export function fillChannelDefaults (desc: ChannelDescriptor): FilledChannelDescriptor {
   const filled: FilledChannelDescriptor = {
     id: desc.id,
     priority: desc.priority,
     sendQueueCapacity: desc.sendQueueCapacity ?? DEFAULT_SEND_QUEUE_CAPACITY,
+    maxSendWaiters: desc.maxSendWaiters ?? desc.sendQueueCapacity ?? DEFAULT_SEND_QUEUE_CAPACITY,
     recvBufferCapacity: desc.recvBufferCapacity ?? DEFAULT_RECV_BUFFER_CAPACITY,
     recvMessageCapacity: desc.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY
   }
@@ -50,6 +70,9 @@ export function fillChannelDefaults (desc: ChannelDescriptor): FilledChannelDesc
   for (const key of ['sendQueueCapacity', 'recvBufferCapacity', 'recvMessageCapacity'] as const) {
     const v = filled[key]
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`channel 0x${filled.id.toString(16)}: ${key} must be a positive integer, got ${v}`)
+  }
+  if (!Number.isInteger(filled.maxSendWaiters) || filled.maxSendWaiters < 0) {
+    throw new RangeError(`channel 0x${filled.id.toString(16)}: maxSendWaiters must be an integer >= 0, got ${filled.maxSendWaiters}`)
   }
   return filled
 }
@@ -94,12 +117,12 @@ export class Channel {
   recentlySent = 0
   /** Encoded bytes sent since the start. */
   bytesSent = 0
-  // Reassembly: the payload segments of the message so far, still in the received chunks; copied once at eof.
-  readonly #segBufs: Array<Uint8Array | undefined> = []
-  readonly #segStarts: number[] = []
-  readonly #segEnds: number[] = []
-  #segCount = 0
+  // Reassembly: the payload of the message so far, copied into one buffer that doubles as needed.
+  /** The reassembly buffer (its whole length is its capacity), or none between messages. */
+  #rbuf: Uint8Array | undefined
   #recvLen = 0
+  /** Where the reassembly buffer's bytes are accounted. */
+  readonly #budget: RecvBudget | undefined
   /** Whole messages received. */
   messagesReceived = 0
   /** Payload bytes of the whole messages received. */
@@ -108,10 +131,12 @@ export class Channel {
   /**
    * @param desc the channel's descriptor (defaults are filled in)
    * @param maxPacketMsgPayloadSize the connection's largest packet payload
+   * @param budget takes the bytes of the reassembly buffer while the channel holds it (the connection's budget)
    * @throws {RangeError} an invalid descriptor
    */
-  constructor (desc: ChannelDescriptor, maxPacketMsgPayloadSize: number) {
+  constructor (desc: ChannelDescriptor, maxPacketMsgPayloadSize: number, budget?: RecvBudget) {
     this.desc = fillChannelDefaults(desc)
+    this.#budget = budget
     this.maxPayload = Math.max(1, maxPacketMsgPayloadSize - (varintLength(this.desc.id) - 1))
     this.#queue = new Array(this.desc.sendQueueCapacity).fill(undefined)
   }
@@ -195,50 +220,86 @@ export class Channel {
   tookFromQueue = false
 
   /**
-   * Takes the payload `buf[start, end)` of a received PacketMsg (`buf` must not be modified later). Returns the
-   * whole message on `eof` (a view of `buf` when the message came in one packet, else one new buffer of the exact
-   * size), or `undefined` while more is to come.
+   * Takes the payload `buf[start, end)` of a received PacketMsg. Returns the whole message on `eof`, or
+   * `undefined` while more is to come. A message that came in one packet is a view of `buf` (so `buf` must not be
+   * modified later); a longer one is copied, packet by packet, into one reassembly buffer that starts at
+   * `recvBufferCapacity` and doubles as needed, never past `recvMessageCapacity` (CometBFT appends to one slice
+   * the same way). A partial message therefore holds at most twice its payload plus `recvBufferCapacity`,
+   * whatever the packets' size, and nothing of the received chunks. On `eof` the buffer itself is handed on when
+   * the message fills at least half of it (no second copy); a smaller message is copied out to its exact size and
+   * a buffer of `recvBufferCapacity` is kept for the next one.
    *
    * @throws {MessageTooLargeError} the message grows past `recvMessageCapacity`
+   * @throws {RecvBudgetExceededError} the buffer cannot grow within the budget
    */
   receive (buf: Uint8Array, start: number, end: number, eof: boolean): Uint8Array | undefined {
     const n = end - start
-    const total = this.#recvLen + n
+    const len = this.#recvLen
+    const total = len + n
     const max = this.desc.recvMessageCapacity
     if (total > max) throw new MessageTooLargeError(this.desc.id, total, max)
-    if (eof && this.#segCount === 0) {
+    if (eof && len === 0) {
       this.messagesReceived++
       this.bytesReceived += n
       // A plain Uint8Array view (not buf.subarray: for a Buffer that is a slower species construction, and the
       // message type would depend on the transport).
       return new Uint8Array(buf.buffer, buf.byteOffset + start, n)
     }
+    let rbuf = this.#rbuf
     if (n > 0) {
-      const i = this.#segCount++
-      this.#segBufs[i] = buf
-      this.#segStarts[i] = start
-      this.#segEnds[i] = end
+      if (rbuf === undefined || total > rbuf.byteLength) rbuf = this.#grow(total)
+      if (n <= SMALL_COPY) {
+        for (let i = 0; i < n; i++) rbuf[len + i] = buf[start + i]!
+      } else {
+        rbuf.set(start === 0 && end === buf.byteLength ? buf : new Uint8Array(buf.buffer, buf.byteOffset + start, n), len)
+      }
+      this.#recvLen = total
     }
-    this.#recvLen = total
     if (!eof) return undefined
-    // Every byte is written below, so skip the zero fill; a plain Uint8Array over its own memory.
-    const backing = Buffer.allocUnsafeSlow(total)
-    const out = new Uint8Array(backing.buffer, backing.byteOffset, total)
-    let pos = 0
-    const count = this.#segCount
-    for (let i = 0; i < count; i++) {
-      const seg = this.#segBufs[i]!
-      const s = this.#segStarts[i]!
-      const e = this.#segEnds[i]!
-      out.set(s === 0 && e === seg.byteLength ? seg : new Uint8Array(seg.buffer, seg.byteOffset + s, e - s), pos)
-      pos += e - s
-      this.#segBufs[i] = undefined
-    }
-    this.#segCount = 0
     this.#recvLen = 0
     this.messagesReceived++
     this.bytesReceived += total
+    const cap = rbuf!.byteLength
+    if (total * 2 >= cap) {
+      // The message fills at least half the buffer: hand the buffer on, the next message starts a new one.
+      this.#releaseRecv()
+      return new Uint8Array(rbuf!.buffer, rbuf!.byteOffset, total)
+    }
+    const out = allocUnfilled(total)
+    out.set(new Uint8Array(rbuf!.buffer, rbuf!.byteOffset, total), 0)
+    if (cap > this.desc.recvBufferCapacity) this.#releaseRecv() // shrink back after a large message
     return out
+  }
+
+  /** Grows the reassembly buffer to hold `need` bytes: doubles it (at least), within the capacity and the budget. */
+  #grow (need: number): Uint8Array {
+    const old = this.#rbuf
+    const oldCap = old === undefined ? 0 : old.byteLength
+    const cap = Math.min(this.desc.recvMessageCapacity, Math.max(need, oldCap * 2, this.desc.recvBufferCapacity))
+    this.#budget?.take(cap - oldCap)
+    const grown = allocUnfilled(cap)
+    if (old !== undefined && this.#recvLen > 0) grown.set(new Uint8Array(old.buffer, old.byteOffset, this.#recvLen), 0)
+    this.#rbuf = grown
+    return grown
+  }
+
+  /** Drops the reassembly buffer and gives its bytes back to the budget. */
+  #releaseRecv (): void {
+    const rbuf = this.#rbuf
+    if (rbuf === undefined) return
+    this.#rbuf = undefined
+    this.#budget?.give(rbuf.byteLength)
+  }
+
+  /** Drops the message being reassembled and the buffer (the connection is closing). */
+  clearRecv (): void {
+    this.#recvLen = 0
+    this.#releaseRecv()
+  }
+
+  /** Bytes of the reassembly buffer held now (0 between messages once a large one has been handed on). */
+  get recvBufferSize (): number {
+    return this.#rbuf?.byteLength ?? 0
   }
 
   /** Payload bytes of the message being reassembled. */

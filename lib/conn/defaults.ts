@@ -19,6 +19,17 @@ export const DEFAULT_RECV_RATE = 5_120_000
 export const DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE = 1024
 /** How long `send` waits for room in a channel's queue, in ms (CometBFT `defaultSendTimeout`). */
 export const DEFAULT_SEND_TIMEOUT_MS = 10_000
+/**
+ * How long our writes may stay blocked (the transport said full and has not drained) before the peer is stopped
+ * with `WriteStallError`, in ms. A peer that reads nothing while it pings or pongs is dropped after this. Beyond
+ * CometBFT, which waits on the socket for as long as the peer keeps answering pings.
+ */
+export const DEFAULT_WRITE_STALL_TIMEOUT_MS = 60_000
+/**
+ * The per-connection receive budget is the largest channel's `recvMessageCapacity` plus this many bytes: room for
+ * one message of the largest size and, beside it, the partial messages of the other channels (block parts, txs).
+ */
+export const DEFAULT_CONN_RECV_BUDGET_SLACK = 4 * 1024 * 1024
 
 /** Messages a channel queues for sending (CometBFT `defaultSendQueueCapacity`). */
 export const DEFAULT_SEND_QUEUE_CAPACITY = 1

@@ -20,16 +20,17 @@
  * @module
  */
 import { asyncScheduler, Observable, ReplaySubject, Subject, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs'
-import { AbortError, ConnectionClosedError, PongTimeoutError, UnknownChannelError } from '../errors.js'
+import { AbortError, ConnectionClosedError, PongTimeoutError, UnknownChannelError, WriteStallError } from '../errors.js'
 import type { DuplexConnection } from '../transport/duplex.js'
 import { encodePingFrameInto, encodePongFrameInto, maxPacketMsgSize, PacketStreamDecoder, PING_PONG_FRAME_SIZE, varintLength, type PacketSink } from '../wire/packet.js'
 import { Channel, type ChannelDescriptor, type ChannelStatus } from './channel.js'
 import {
-  DEFAULT_FLUSH_THROTTLE_MS, DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE, DEFAULT_PING_INTERVAL_MS, DEFAULT_PONG_TIMEOUT_MS,
-  DEFAULT_RECV_RATE, DEFAULT_SEND_RATE, DEFAULT_SEND_TIMEOUT_MS, RECENTLY_SENT_DECAY, STATS_UPDATE_INTERVAL_MS,
-  WRITE_BUFFER_HIGH_WATER_MARK
+  DEFAULT_CONN_RECV_BUDGET_SLACK, DEFAULT_FLUSH_THROTTLE_MS, DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE, DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_PONG_TIMEOUT_MS, DEFAULT_RECV_MESSAGE_CAPACITY, DEFAULT_RECV_RATE, DEFAULT_SEND_RATE, DEFAULT_SEND_TIMEOUT_MS, DEFAULT_WRITE_STALL_TIMEOUT_MS,
+  RECENTLY_SENT_DECAY, STATS_UPDATE_INTERVAL_MS, WRITE_BUFFER_HIGH_WATER_MARK
 } from './defaults.js'
 import { FlowMonitor, type FlowStatus } from './flow-rate.js'
+import { RecvBudget } from './recv-budget.js'
 
 /** Options of {@link MConnection}. */
 export interface MConnectionInit {
@@ -49,6 +50,23 @@ export interface MConnectionInit {
   maxPacketMsgPayloadSize?: number
   /** How long {@link MConnection.send} waits for room in a queue. @default 10000 */
   sendTimeoutMs?: number
+  /**
+   * Bytes of partial messages (reassembly buffers) all channels of this connection may hold together; past it the
+   * connection stops with `RecvBudgetExceededError` (`budget: 'connection'`).
+   * @default the largest channel's recvMessageCapacity + 4 MiB
+   */
+  connRecvBudget?: number
+  /**
+   * A budget shared with other connections (the node's): this connection's partial messages count against it
+   * too, and it may stop this connection (`RecvBudgetExceededError`, `budget: 'node'`) to make room for another.
+   * The Switch hands every peer its own. @default none
+   */
+  recvBudget?: RecvBudget
+  /**
+   * How long our writes may stay blocked (the transport returned false and did not drain) before the connection
+   * stops with `WriteStallError`; 0 = never. Pings and pongs from the peer do not reset it. @default 60000
+   */
+  writeStallTimeoutMs?: number
 }
 
 /** One whole message received on a channel. */
@@ -172,7 +190,10 @@ export class MConnection {
   readonly #sendRate: number
   readonly #recvRate: number
   readonly #sendTimeoutMs: number
+  readonly #writeStallTimeoutMs: number
   readonly #maxPacketSize: number
+  /** This connection's receive budget (its parent is the node's, when given). */
+  readonly #recvBudget: RecvBudget
 
   // write side
   /** Capacity of a large write buffer: the high-water mark plus room for one more packet and a ping. */
@@ -189,6 +210,12 @@ export class MConnection {
    */
   #growAt = SMALL_WRITE_BUFFER
   #blocked = false
+  /** When {@link #blocked} last became true. */
+  #blockedSince = 0
+  /** The write-stall check: armed when the writes block, re-armed while they stay blocked. */
+  #stallTask: Subscription | undefined
+  /** A pong is owed but the writes are blocked: it goes out first on drain (at most one is owed, as CometBFT). */
+  #pongOwed = false
   #pumping = false
   #flushArmed = false
   #flushDue = false
@@ -234,17 +261,25 @@ export class MConnection {
     this.#sendRate = init.sendRate ?? DEFAULT_SEND_RATE
     this.#recvRate = init.recvRate ?? DEFAULT_RECV_RATE
     this.#sendTimeoutMs = init.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS
+    this.#writeStallTimeoutMs = init.writeStallTimeoutMs ?? DEFAULT_WRITE_STALL_TIMEOUT_MS
     const maxPayload = init.maxPacketMsgPayloadSize ?? DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE
     if (!Number.isInteger(maxPayload) || maxPayload < 1) throw new RangeError(`maxPacketMsgPayloadSize must be a positive integer, got ${maxPayload}`)
     if (!(this.#pingIntervalMs > 0)) throw new RangeError(`pingIntervalMs must be > 0, got ${this.#pingIntervalMs}`)
     if (!(this.#pongTimeoutMs > 0) || this.#pongTimeoutMs >= this.#pingIntervalMs) {
       throw new RangeError(`pongTimeoutMs must be > 0 and below pingIntervalMs (${this.#pingIntervalMs}), got ${this.#pongTimeoutMs}`)
     }
-    for (const [name, v] of [['flushThrottleMs', this.#flushThrottleMs], ['sendRate', this.#sendRate], ['recvRate', this.#recvRate], ['sendTimeoutMs', this.#sendTimeoutMs]] as const) {
+    for (const [name, v] of [['flushThrottleMs', this.#flushThrottleMs], ['sendRate', this.#sendRate], ['recvRate', this.#recvRate], ['sendTimeoutMs', this.#sendTimeoutMs], ['writeStallTimeoutMs', this.#writeStallTimeoutMs]] as const) {
       if (!(v >= 0)) throw new RangeError(`${name} must be >= 0, got ${v}`)
     }
     if (channels.length === 0) throw new RangeError('an MConnection needs at least one channel')
-    this.#channels = channels.map((desc) => new Channel(desc, maxPayload))
+    const largest = Math.max(...channels.map((d) => d.recvMessageCapacity ?? DEFAULT_RECV_MESSAGE_CAPACITY))
+    this.#recvBudget = new RecvBudget({
+      limit: init.connRecvBudget ?? largest + DEFAULT_CONN_RECV_BUDGET_SLACK,
+      kind: 'connection',
+      parent: init.recvBudget,
+      onEvict: (reason) => { this.stop(reason) }
+    })
+    this.#channels = channels.map((desc) => new Channel(desc, maxPayload, this.#recvBudget))
     for (const [i, ch] of this.#channels.entries()) {
       if (this.#index[ch.id] !== 0) throw new RangeError(`duplicate channel id 0x${ch.id.toString(16)}`)
       this.#index[ch.id] = i + 1
@@ -301,7 +336,9 @@ export class MConnection {
   /**
    * Queues `msg` on channel `chId`, waiting up to `timeoutMs` for room (CometBFT `Send`). Resolves `true` once
    * queued; `false` when the connection is closed or closing, the channel is unknown, or no room came in time.
-   * The caller must not modify `msg` afterwards.
+   * At most the channel's `maxSendWaiters` calls (by default its `sendQueueCapacity`) wait at once: past that,
+   * `send` resolves `false` at once, so a peer that never reads holds at most twice its queues, however many
+   * messages are sent to it. The caller must not modify `msg` afterwards.
    *
    * @throws {AbortError} (as a rejection) when `options.signal` aborts before the message is queued
    * @example
@@ -320,7 +357,7 @@ export class MConnection {
       return RESOLVED_TRUE
     }
     const timeoutMs = options.timeoutMs ?? this.#sendTimeoutMs
-    if (!(timeoutMs > 0)) return RESOLVED_FALSE
+    if (!(timeoutMs > 0) || waiters.length >= ch.desc.maxSendWaiters) return RESOLVED_FALSE
     return new Promise<boolean>((resolve, reject) => {
       const waiter: Waiter = { msg, resolve, reject, timer: undefined, signal, onAbort: undefined }
       const remove = (): boolean => {
@@ -445,7 +482,12 @@ export class MConnection {
     this.#held = undefined
     this.#wpos = 0
     this.#shrinkBuffer()
-    for (const ch of this.#channels) ch.clearSend()
+    for (const ch of this.#channels) {
+      ch.clearSend()
+      ch.clearRecv()
+    }
+    this.#recvBudget.close()
+    this.#pongOwed = false
     this.#rejectWaiters()
     this.#sendMonitor.done()
     this.#recvMonitor.done()
@@ -468,6 +510,8 @@ export class MConnection {
     this.#pingTask = undefined
     this.#pongTask?.unsubscribe()
     this.#pongTask = undefined
+    this.#stallTask?.unsubscribe()
+    this.#stallTask = undefined
   }
 
   #rejectWaiters (): void {
@@ -690,7 +734,28 @@ export class MConnection {
       this.stop(err instanceof Error ? err : new ConnectionClosedError(String(err)))
       return
     }
-    if (!ok) this.#blocked = true
+    if (!ok) this.#onBlocked()
+  }
+
+  /** The transport said full: wait for drain, and watch how long it takes. */
+  #onBlocked (): void {
+    this.#blocked = true
+    this.#blockedSince = this.#scheduler.now()
+    if (this.#stallTask === undefined && this.#writeStallTimeoutMs > 0) this.#armStall(this.#writeStallTimeoutMs)
+  }
+
+  /**
+   * One check per period, not one timer per blocked write: when it fires the writes may have drained since (it
+   * lapses until they block again) or blocked anew (it waits for the rest of that block's period).
+   */
+  #armStall (delay: number): void {
+    this.#stallTask = this.#scheduler.schedule(() => {
+      this.#stallTask = undefined
+      if (!this.#blocked || (this.#state !== RUNNING && this.#state !== FLUSHING)) return
+      const stalled = this.#scheduler.now() - this.#blockedSince
+      if (stalled >= this.#writeStallTimeoutMs) this.stop(new WriteStallError(stalled))
+      else this.#armStall(this.#writeStallTimeoutMs - stalled)
+    }, delay)
   }
 
   #armFlush (): void {
@@ -715,11 +780,22 @@ export class MConnection {
     if (!this.#blocked) return
     this.#blocked = false
     if (this.#state === CLOSED) return
+    if (this.#pongOwed) {
+      this.#pongOwed = false
+      this.#writeControl(true)
+      if (this.#state === CLOSED || this.#blocked) return
+    }
     this.#pump()
   }
 
   /** Writes a ping or pong now (CometBFT flushes them immediately). */
   #writeControl (pong: boolean): void {
+    if (this.#blocked && pong) {
+      // The peer pings but does not read: owe it one pong, written first on drain (a pong per ping into a full
+      // socket would grow its buffer without bound).
+      this.#pongOwed = true
+      return
+    }
     if (this.#blocked) {
       // Frames are atomic: a control frame may overtake the packets still in our buffer.
       const frame = new Uint8Array(PING_PONG_FRAME_SIZE)

@@ -46,3 +46,11 @@ export const DEFAULT_MONIKER = 'rx-p2p'
 
 /** The software version announced in NodeInfo.version. */
 export const RX_P2P_VERSION = '0.1.0'
+
+/**
+ * Bytes of partial messages all peers of a node may hold together, 192 MiB: nine messages of the largest default
+ * size (21 MiB) at once, far above what honest peers hold (64 KiB block parts, blocks of a few MiB), and low
+ * enough that twelve connections filling it move the node's RSS by less than 256 MiB. Beyond CometBFT, which
+ * bounds each channel only.
+ */
+export const DEFAULT_NODE_RECV_BUDGET = 192 * 1024 * 1024

@@ -16,6 +16,7 @@ import {
 } from 'rxjs'
 import type { ChannelDescriptor } from '../conn/channel.js'
 import type { MConnectionInit } from '../conn/mconnection.js'
+import { RecvBudget } from '../conn/recv-budget.js'
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../conn/secret-connection.js'
 import type { NodeKey } from '../crypto/node-key.js'
 import {
@@ -42,6 +43,7 @@ import {
   DEFAULT_MAX_OUTBOUND_PEERS,
   DEFAULT_MONIKER,
   DEFAULT_NETWORK,
+  DEFAULT_NODE_RECV_BUDGET,
   DEFAULT_REACTOR_RESTART_DELAY_MS,
   DEFAULT_STOP_FLUSH_TIMEOUT_MS,
   DIAL_RANDOMIZER_INTERVAL_MS,
@@ -115,6 +117,12 @@ export interface SwitchInit {
   dialRandomizerMs?: number
   /** Options of every peer's MConnection (its scheduler is the Switch's). @default MConnection's defaults */
   mconnection?: Omit<MConnectionInit, 'scheduler'>
+  /**
+   * Bytes of partial messages (reassembly buffers) all peers together may hold; at the limit the peer holding the
+   * most is stopped with `RecvBudgetExceededError` (`budget: 'node'`). Ignored when `mconnection.recvBudget` is
+   * given. @default 201326592 (192 MiB)
+   */
+  recvBudget?: number
   /** The persistent-peer redial schedule. @default CometBFT's: 20 × 5 s, then 10 × 3^i s, each + 0–3 s */
   reconnect?: Omit<ReconnectInit, 'scheduler' | 'random' | 'isFatal'>
   /** Every timer: dial, handshake, filter, flush, ping, redial. @default asyncScheduler */
@@ -209,6 +217,8 @@ export class Switch {
   readonly #allowDuplicateIp: boolean
   readonly #peerFilters: readonly PeerFilter[]
   readonly #mconnInit: MConnectionInit
+  /** The receive budget every peer's MConnection draws on (see {@link SwitchInit.recvBudget}). */
+  readonly recvBudget: RecvBudget
   #state: State = 'new'
   #stopPromise: Promise<void> | undefined
   readonly #reactors: ReactorEntry[] = []
@@ -249,7 +259,8 @@ export class Switch {
     this.#peerFilters = init.peerFilters ?? []
     this.maxInboundPeers = init.maxInboundPeers ?? DEFAULT_MAX_INBOUND_PEERS
     this.maxOutboundPeers = init.maxOutboundPeers ?? DEFAULT_MAX_OUTBOUND_PEERS
-    this.#mconnInit = { ...init.mconnection, scheduler: this.scheduler }
+    this.recvBudget = init.mconnection?.recvBudget ?? new RecvBudget({ limit: init.recvBudget ?? DEFAULT_NODE_RECV_BUDGET })
+    this.#mconnInit = { ...init.mconnection, recvBudget: this.recvBudget, scheduler: this.scheduler }
     this.inbound$ = this.#inbound.asObservable()
     this.peerEvents$ = this.#events.asObservable()
     this.peers$ = this.#peerList.asObservable()

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { Channel, fillChannelDefaults } from '../../lib/conn/channel.js'
-import { MessageTooLargeError } from '../../lib/errors.js'
+import { RecvBudget } from '../../lib/conn/recv-budget.js'
+import { MessageTooLargeError, RecvBudgetExceededError } from '../../lib/errors.js'
 import { decodePacket, maxPacketMsgSize } from '../../lib/wire/packet.js'
 
 /** Cuts every pending packet of `ch` into frames and decodes them. */
@@ -18,10 +19,13 @@ function drain (ch: Channel): Array<{ len: number, eof: boolean, frame: number }
 }
 
 describe('conn/Channel', () => {
-  it('fills CometBFT defaults: send queue 1, receive buffer 4096, receive message capacity 21 MiB', () => {
+  it('fills CometBFT defaults: send queue 1, receive buffer 4096, receive message capacity 21 MiB; send waiters = the queue capacity', () => {
     expect(fillChannelDefaults({ id: 0x30, priority: 5 })).to.deep.equal({
-      id: 0x30, priority: 5, sendQueueCapacity: 1, recvBufferCapacity: 4096, recvMessageCapacity: 22_020_096
+      id: 0x30, priority: 5, sendQueueCapacity: 1, maxSendWaiters: 1, recvBufferCapacity: 4096, recvMessageCapacity: 22_020_096
     })
+    expect(fillChannelDefaults({ id: 1, priority: 1, sendQueueCapacity: 7 }).maxSendWaiters).to.equal(7)
+    expect(fillChannelDefaults({ id: 1, priority: 1, sendQueueCapacity: 7, maxSendWaiters: 0 }).maxSendWaiters).to.equal(0)
+    expect(() => fillChannelDefaults({ id: 1, priority: 1, maxSendWaiters: -1 })).to.throw(RangeError)
   })
 
   it('rejects an id outside 0..255, a priority not above 0, and a capacity below 1', () => {
@@ -95,6 +99,80 @@ describe('conn/Channel', () => {
     expect(err).to.be.instanceOf(MessageTooLargeError)
     expect(err).to.deep.include({ chId: 0x30, size: 12, max: 10 })
     expect(() => new Channel({ id: 1, priority: 1, recvMessageCapacity: 2 }, 1024).receive(new Uint8Array(3), 0, 3, true)).to.throw(MessageTooLargeError)
+  })
+
+  it('reassembles 1-byte packets into one buffer that doubles: memory is the payload, not the packet count', () => {
+    const ch = new Channel({ id: 1, priority: 1 }, 1024)
+    const chunk = new Uint8Array(1 << 16)
+    for (let i = 0; i < chunk.length; i++) chunk[i] = i & 0xff
+    const sizes: number[] = []
+    for (let i = 0; i < 20_000; i++) {
+      expect(ch.receive(chunk, i, i + 1, false)).to.equal(undefined)
+      if (sizes[sizes.length - 1] !== ch.recvBufferSize) sizes.push(ch.recvBufferSize)
+      expect(ch.recvBufferSize).to.be.at.most(2 * ch.recvPending + 4096)
+    }
+    expect(sizes).to.deep.equal([4096, 8192, 16_384, 32_768])
+    const msg = ch.receive(chunk, 20_000, 20_001, true)!
+    expect(msg.byteLength).to.equal(20_001)
+    for (let i = 0; i < msg.length; i++) if (msg[i] !== (i & 0xff)) throw new Error(`byte ${i} is ${msg[i]}`)
+    // 20,001 of 32,768 bytes: more than half, so the buffer itself is the message (no second copy) ...
+    expect(msg.buffer.byteLength).to.equal(32_768)
+    expect(msg.buffer).to.not.equal(chunk.buffer)
+    // ... and the channel holds nothing until the next message of several packets.
+    expect(ch.recvBufferSize).to.equal(0)
+    expect(ch.recvPending).to.equal(0)
+  })
+
+  it('never grows the reassembly buffer past recvMessageCapacity', () => {
+    const ch = new Channel({ id: 1, priority: 1, recvMessageCapacity: 10_000 }, 1024)
+    const data = new Uint8Array(1000)
+    for (let i = 0; i < 9; i++) ch.receive(data, 0, 1000, false)
+    expect(ch.recvBufferSize).to.equal(10_000)
+    expect(ch.receive(data, 0, 1000, true)!.byteLength).to.equal(10_000)
+    expect(() => { for (let i = 0; i < 11; i++) ch.receive(data, 0, 1000, false) }).to.throw(MessageTooLargeError)
+  })
+
+  it('copies a small message out at its exact size and keeps a recvBufferCapacity buffer; drops a large one after its message', () => {
+    const ch = new Channel({ id: 1, priority: 1, recvBufferCapacity: 4096 }, 1024)
+    const data = new Uint8Array(1024).fill(7)
+    ch.receive(data, 0, 1024, false)
+    const small = ch.receive(data, 0, 100, true)!
+    expect(small.byteLength).to.equal(1124)
+    expect(small.buffer.byteLength).to.equal(1124)
+    expect(ch.recvBufferSize).to.equal(4096) // kept for the next message
+    for (let i = 0; i < 20; i++) ch.receive(data, 0, 1024, false) // 20 KiB: grown to 32 KiB
+    expect(ch.recvBufferSize).to.equal(32_768)
+    expect(ch.receive(data, 0, 1, true)!.byteLength).to.equal(20_481)
+    expect(ch.recvBufferSize).to.equal(0)
+    ch.receive(data, 0, 1024, false)
+    for (let i = 0; i < 3; i++) ch.receive(data, 0, 1024, false) // 4 KiB: grown to 8 KiB
+    expect(ch.receive(data, 0, 1, true)!.byteLength).to.equal(4097) // over half of 8 KiB: handed on
+    expect(ch.recvBufferSize).to.equal(0)
+  })
+
+  it('takes its buffer from the budget, gives it back when the message is handed on or dropped, and throws RecvBudgetExceededError past it', () => {
+    const budget = new RecvBudget({ limit: 20_000, kind: 'connection' })
+    const ch = new Channel({ id: 1, priority: 1 }, 1024, budget)
+    const data = new Uint8Array(1024)
+    ch.receive(data, 0, 1024, false)
+    expect(budget.used).to.equal(4096)
+    for (let i = 0; i < 4; i++) ch.receive(data, 0, 1024, false)
+    expect(budget.used).to.equal(8192)
+    ch.receive(data, 0, 10, true)
+    expect(budget.used).to.equal(0)
+    for (let i = 0; i < 8; i++) ch.receive(data, 0, 1024, false) // 8 KiB in 8 KiB
+    expect(budget.used).to.equal(8192)
+    ch.receive(data, 0, 1024, false) // grows to 16 KiB: 16,384 <= 20,000
+    expect(budget.used).to.equal(16_384)
+    let err: unknown
+    const other = new Channel({ id: 2, priority: 1 }, 1024, budget)
+    try { other.receive(data, 0, 1024, false) } catch (e) { err = e } // 16,384 + 4096 > 20,000
+    expect(err).to.be.instanceOf(RecvBudgetExceededError)
+    expect(err).to.deep.include({ budget: 'connection', requested: 4096, used: 16_384, limit: 20_000 })
+    expect(other.recvBufferSize).to.equal(0)
+    ch.clearRecv()
+    expect(budget.used).to.equal(0)
+    expect(ch.recvPending).to.equal(0)
   })
 
   it('decays recentlySent as Go does: int64(x * 0.8) once per period', () => {

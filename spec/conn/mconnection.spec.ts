@@ -236,7 +236,7 @@ describe('conn/MConnection (virtual time)', () => {
     it('send waits for room and resolves true, first come first served', async () => {
       const scheduler = newTestScheduler()
       const [a, b] = memoryPair({ scheduler })
-      const ma = new MConnection(a, [{ id: 1, priority: 1 }], unlimited(scheduler))
+      const ma = new MConnection(a, [{ id: 1, priority: 1, maxSendWaiters: 2 }], unlimited(scheduler))
       const mb = new MConnection(b, [{ id: 1, priority: 1 }], unlimited(scheduler))
       b.pause() // the remote holds its reader: the link fills up
       const got: number[] = []
