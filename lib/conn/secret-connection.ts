@@ -41,6 +41,12 @@ export interface SecretConnectionInit {
   /** The frame AEAD implementation. @default defaultAeadBackend() (sodium-native when it loads) */
   aeadBackend?: AeadBackend
   /**
+   * Called once the remote's ephemeral key has arrived and parsed, before the X25519 agreement and our
+   * signature (the handshake's CPU). Throwing abandons the handshake with that error: the Switch's handshake
+   * CPU limit refuses here. @default undefined
+   */
+  beforeKeyAgreement?: () => void
+  /**
    * A fixed ephemeral X25519 private key instead of a random one. Only for test vectors: reusing an ephemeral
    * key breaks forward secrecy.
    * @internal
@@ -376,6 +382,7 @@ export function makeSecretConnection (conn: DuplexConnection, nodeKey: NodeKey, 
     const eph = x25519KeyPair(init.ephemeralPrivateKey)
     conn.write(encodeEphemeralKey(eph.publicKey))
     const remoteEph = decodeEphemeralKey(await readDelimited(conn, HANDSHAKE_MESSAGE_MAX, { signal }))
+    init.beforeKeyAgreement?.()
 
     // 2. Key schedule and challenge.
     const locIsLeast = compareBytes(eph.publicKey, remoteEph) < 0

@@ -579,7 +579,11 @@ class PexReactorImpl implements PexReactor {
   /** Stops `peer` for `error`; a PEX rule breaker (or a bad address in its list) is banned as well. */
   #violation (peer: Peer, error: Error): void {
     this.#emit(actions.stopPeer(peer, error))
-    if (error instanceof PexViolationError) this.book.markBad(peer.socketAddr, this.#banTimeMs)
+    if (error instanceof PexViolationError) {
+      this.book.markBad(peer.socketAddr, this.#banTimeMs)
+      // The Switch holds the ban too, so that the peer is refused when it connects again (the book only stops dials).
+      this.#emit(actions.ban(peer, this.#banTimeMs, error))
+    }
     this.#events.next({ type: 'violation', peer, error })
   }
 
@@ -756,6 +760,8 @@ class PexReactorImpl implements PexReactor {
     const decision = this.#backoff.check(address, this.#now(), this.#isPersistent(address))
     if (decision.type === 'max-attempts') {
       this.book.markBad(address, this.#banTimeMs)
+      // Dial-only in the Switch: an address that failed too often may be honest, and is welcome when it calls us.
+      this.#emit(actions.ban(address, this.#banTimeMs, undefined, { scope: 'dial' }))
       this.#events.next({ type: 'dial-skipped', address, reason: 'max-attempts' })
       return false
     }

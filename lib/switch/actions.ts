@@ -61,10 +61,23 @@ export interface DialAction {
 }
 
 /**
+ * Ban a peer, node ID, address or IP for `durationMs` in the Switch's ban list (see `Switch.ban`): with scope
+ * `'all'` it is refused at accept and at dial, and a connected peer it names is stopped (with `reason`); with
+ * scope `'dial'` it is only not dialed.
+ */
+export interface BanAction {
+  readonly type: 'ban'
+  readonly target: Peer | NodeId | NetAddress | string
+  readonly durationMs: number
+  readonly reason: Error | undefined
+  readonly scope: 'all' | 'dial'
+}
+
+/**
  * Everything a reactor can ask of the Switch: a union discriminated by `type`. Build them with
  * {@link actions}. `M` is the message type: bytes, or a typed message under {@link withCodec}.
  */
-export type Action<M = Uint8Array> = SendAction<M> | BroadcastAction<M> | StopPeerAction | DialAction
+export type Action<M = Uint8Array> = SendAction<M> | BroadcastAction<M> | StopPeerAction | DialAction | BanAction
 
 /**
  * Builders for {@link Action}s.
@@ -77,6 +90,7 @@ export type Action<M = Uint8Array> = SendAction<M> | BroadcastAction<M> | StopPe
  * actions.broadcast(0x30, bytes, { except: [env.from] })
  * actions.stopPeer(env.from, new DecodeError('bad message'))
  * actions.dial(NetAddress.parse('id@127.0.0.1:26656'), { persistent: true })
+ * actions.ban(env.from, 24 * 3600_000, new PexViolationError('request-too-soon', 'asked too soon'))
  * ```
  */
 export const actions = {
@@ -101,5 +115,9 @@ export const actions = {
   /** Dial `address`; `persistent` keeps redialing it after every disconnect. */
   dial (address: NetAddress, options: { persistent?: boolean } = {}): DialAction {
     return { type: 'dial', address, persistent: options.persistent ?? false }
+  },
+  /** Ban `target` for `durationMs` (scope `'all'`: refused at accept and at dial; `'dial'`: only not dialed). */
+  ban (target: Peer | NodeId | NetAddress | string, durationMs: number, reason?: Error, options: { scope?: 'all' | 'dial' } = {}): BanAction {
+    return { type: 'ban', target, durationMs, reason, scope: options.scope ?? 'all' }
   }
 } as const

@@ -3,7 +3,10 @@
  *
  * @module
  */
-export { Switch, type SwitchInit, type DialOptions, type BroadcastResult, type BroadcastOptions } from './switch.js'
+export { Switch, type SwitchInit, type DialOptions, type BroadcastResult, type BroadcastOptions, type AdmissionStats } from './switch.js'
+export { PendingHandshakes, type PendingHandshakesInit, type PendingAdmission } from './pending-handshakes.js'
+export { HandshakeRateLimiter, TokenBucket, type HandshakeRateLimiterInit } from './handshake-rate.js'
+export { BanList, type BanListInit, type BanEntry, type BanScope, type BanTarget } from './ban-list.js'
 export type { Peer, PeerSendOptions } from './peer.js'
 export { PeerSet, type ReadonlyPeerSet, type PeerCounts } from './peer-set.js'
 export type { Reactor, ReactorContext, ReactorRun, ReactorFailure } from './reactor.js'
@@ -11,7 +14,7 @@ export type { Envelope } from './envelope.js'
 export type {
   PeerEvent, PeerEventType, PeerAddedEvent, PeerRemovedEvent, DialSucceededEvent, DialFailedEvent, PeerRejectedEvent
 } from './events.js'
-export { actions, type Action, type SendAction, type BroadcastAction, type StopPeerAction, type DialAction, type SendMode } from './actions.js'
+export { actions, type Action, type SendAction, type BroadcastAction, type StopPeerAction, type DialAction, type BanAction, type SendMode } from './actions.js'
 export { mapToActions, type ActionsResult } from './map-to-actions.js'
 export { mergeMapPerPeer, type MergeMapPerPeerInit } from './merge-map-per-peer.js'
 export { ofEventType } from './of-event-type.js'
@@ -23,4 +26,8 @@ export {
   DEFAULT_MAX_INBOUND_PEERS, DEFAULT_MAX_OUTBOUND_PEERS, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_FILTER_TIMEOUT_MS, DEFAULT_STOP_FLUSH_TIMEOUT_MS,
   DEFAULT_REACTOR_RESTART_DELAY_MS, RECONNECT_ATTEMPTS, RECONNECT_INTERVAL_MS, RECONNECT_BACKOFF_ATTEMPTS, RECONNECT_BACKOFF_BASE_SECONDS,
   DIAL_RANDOMIZER_INTERVAL_MS
+} from './defaults.js'
+export {
+  DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_HANDSHAKES_PER_IP, DEFAULT_HANDSHAKE_BURST_PER_IP, DEFAULT_HANDSHAKE_RATE_PER_IP,
+  DEFAULT_HANDSHAKE_BURST, DEFAULT_HANDSHAKE_RATE, DEFAULT_HANDSHAKE_RATE_TRACKED_IPS, DEFAULT_MAX_BANS
 } from './defaults.js'

@@ -36,6 +36,7 @@ import type { Listener, Transport } from '../transport/transport.js'
 import { upgradeConnection, type UpgradedConnection } from '../transport/upgrade.js'
 import { BLOCK_PROTOCOL_VERSION, nodeInfoAddress, P2P_PROTOCOL_VERSION, type NodeInfo } from '../wire/node-info.js'
 import type { Action, SendMode } from './actions.js'
+import { BanList, type BanEntry, type BanScope, type BanTarget } from './ban-list.js'
 import {
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_FILTER_TIMEOUT_MS,
@@ -49,6 +50,8 @@ import {
   DIAL_RANDOMIZER_INTERVAL_MS,
   RX_P2P_VERSION
 } from './defaults.js'
+import { HandshakeRateLimiter, type HandshakeRateLimiterInit } from './handshake-rate.js'
+import { PendingHandshakes } from './pending-handshakes.js'
 import { dialWithTimeout } from './dial.js'
 import type { Envelope } from './envelope.js'
 import type { PeerEvent } from './events.js'
@@ -101,6 +104,22 @@ export interface SwitchInit {
   maxOutboundPeers?: number
   /** Accept several connections from one IP (CometBFT `allow_duplicate_ip`; loopback tests need true). @default false */
   allowDuplicateIp?: boolean
+  /**
+   * Inbound connections in their handshakes at once (accepted, not yet peers). They are not counted against
+   * `maxInboundPeers`; when the set is full, a newcomer evicts the oldest one that has sent nothing (see
+   * {@link PendingHandshakes}). Beyond CometBFT. @default 32
+   */
+  maxPendingHandshakes?: number
+  /** Inbound connections in their handshakes at once from one remote IP; more are closed at accept. @default 4 */
+  maxPendingHandshakesPerIp?: number
+  /**
+   * The handshake CPU limit: a token bucket per remote IP taken at accept, and a node-wide one taken before
+   * each X25519 agreement (see {@link HandshakeRateLimiter}). Beyond CometBFT.
+   * @default 10 handshakes then 2/s per IP; 100 then 50/s in total
+   */
+  handshakeRate?: Omit<HandshakeRateLimiterInit, 'scheduler'>
+  /** Bans held at once (see {@link Switch.ban}); past it the ban that ends soonest is dropped. @default 10000 */
+  maxBans?: number
   /** User peer filters, run on every new peer (see {@link PeerFilter}). @default [] */
   peerFilters?: readonly PeerFilter[]
   /** Deadline for the peer filters in ms. @default 5000 */
@@ -129,6 +148,18 @@ export interface SwitchInit {
   scheduler?: SchedulerLike
   /** Numbers in [0, 1) for the dial and redial jitter. @default Math.random */
   random?: () => number
+}
+
+/** What {@link Switch.admissionStats} gives. */
+export interface AdmissionStats {
+  /** Inbound connections in their handshakes now. */
+  readonly pendingHandshakes: number
+  /** Refused connections and dials since start, by `PeerRejectedError` reason. */
+  readonly refused: Readonly<Record<string, number>>
+  /** Bans held (expired ones not yet dropped included). */
+  readonly bans: number
+  /** Remote IPs whose handshake buckets are remembered. */
+  readonly trackedIps: number
 }
 
 /** Options of {@link Switch.dial}. */
@@ -231,6 +262,11 @@ export class Switch {
   readonly #unconditional = new Set<NodeId>()
   readonly #connsByIp = new Map<string, number>()
   readonly #handshaking = new Set<DuplexConnection>()
+  readonly #pending: PendingHandshakes<DuplexConnection>
+  readonly #evictions = new WeakMap<DuplexConnection, Error>()
+  readonly #handshakeRate: HandshakeRateLimiter
+  readonly #bans: BanList
+  readonly #refusals = new Map<string, number>()
   #inboundConns = 0
   #listener: Listener | undefined
   #listenAddress: NetAddress | undefined
@@ -261,6 +297,9 @@ export class Switch {
     this.maxOutboundPeers = init.maxOutboundPeers ?? DEFAULT_MAX_OUTBOUND_PEERS
     this.recvBudget = init.mconnection?.recvBudget ?? new RecvBudget({ limit: init.recvBudget ?? DEFAULT_NODE_RECV_BUDGET })
     this.#mconnInit = { ...init.mconnection, recvBudget: this.recvBudget, scheduler: this.scheduler }
+    this.#pending = new PendingHandshakes({ maxPending: init.maxPendingHandshakes, maxPendingPerIp: init.maxPendingHandshakesPerIp })
+    this.#handshakeRate = new HandshakeRateLimiter({ ...init.handshakeRate, scheduler: this.scheduler })
+    this.#bans = new BanList({ maxBans: init.maxBans, scheduler: this.scheduler })
     this.inbound$ = this.#inbound.asObservable()
     this.peerEvents$ = this.#events.asObservable()
     this.peers$ = this.#peerList.asObservable()
@@ -373,6 +412,73 @@ export class Switch {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // bans and admission
+
+  /**
+   * Bans `target` for `durationMs`: a peer or node ID (by ID), an `id@host:port` address (by its ID; by its IP
+   * when it has none) or an IP. With scope `'all'` (the default) it is refused at accept (an IP before the
+   * handshake, an ID right after the secret handshake authenticates it, before NodeInfo) and at dial, and every
+   * connected peer it names is stopped with `reason`; with scope `'dial'` it is only not dialed. A ban of a key
+   * already banned keeps the later end. Refusals are `PeerRejectedError` reason `'banned'`. Reactors ask for
+   * this with `actions.ban`; PEX bans its rule breakers here. CometBFT keeps bans only in the address book,
+   * so a banned peer there reconnects at once.
+   *
+   * @throws {InvalidAddressError} a string that is neither a node ID, an address nor an IP
+   * @example
+   * ```ts
+   * sw.ban(peer, 24 * 3600_000, new PexViolationError('request-too-soon', 'asked too soon'))
+   * sw.ban('203.0.113.7', 600_000, 'handshake flood')
+   * ```
+   */
+  ban (target: BanTarget, durationMs: number, reason?: Error | string, options: { scope?: BanScope } = {}): BanEntry | undefined {
+    const why = reason === undefined ? 'banned' : typeof reason === 'string' ? reason : reason.message
+    const entry = this.#bans.ban(target, durationMs, why, options.scope ?? 'all')
+    if (entry === undefined || entry.scope !== 'all') return entry
+    const error = reason instanceof Error ? reason : new PeerRejectedError('banned', `${entry.kind} ${entry.key} is banned: ${why}`)
+    for (const peer of this.#peers.list()) {
+      if (entry.kind === 'id' ? peer.id === entry.key : peer.remoteAddress.host === entry.key) void this.#removePeer(peer as SwitchPeer, error)
+    }
+    return entry
+  }
+
+  /** Lifts the ban of `target` (as given to {@link ban}); false when there was none. */
+  unban (target: BanTarget): boolean {
+    return this.#bans.unban(target)
+  }
+
+  /**
+   * True when `target` is banned now: its ID, or for an address its ID or its IP, or the IP. `at: 'dial'`
+   * also counts dial-only bans. @default at 'accept'
+   */
+  isBanned (target: BanTarget, at: 'accept' | 'dial' = 'accept'): boolean {
+    return this.#bans.isBanned(target, at)
+  }
+
+  /** The live bans, in the order they were made. */
+  bans (): BanEntry[] {
+    return this.#bans.list()
+  }
+
+  /**
+   * Admission counters: connections in their handshakes now, and how many connections and dials were refused,
+   * by `PeerRejectedError` reason (`handshake-rate`, `pending-per-ip`, `pending-evicted`, `banned`,
+   * `max-inbound`, `duplicate-ip`, ...), since start.
+   */
+  admissionStats (): AdmissionStats {
+    return {
+      pendingHandshakes: this.#pending.size,
+      refused: Object.fromEntries(this.#refusals),
+      bans: this.#bans.size,
+      trackedIps: this.#handshakeRate.trackedIps
+    }
+  }
+
+  #countRefusal (error: Error): void {
+    if (!(error instanceof PeerRejectedError)) return
+    this.#refusals.set(error.reason, (this.#refusals.get(error.reason) ?? 0) + 1)
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // life cycle
 
   /**
@@ -438,6 +544,7 @@ export class Switch {
       this.#reconnecting.clear()
       for (const raw of this.#handshaking) raw.destroy()
       this.#handshaking.clear()
+      this.#pending.clear()
       const peers = this.#peers.list()
       await Promise.all([closing, ...peers.map(async (peer) => await this.#removePeer(peer as SwitchPeer, undefined))])
       for (const entry of this.#reactors) {
@@ -566,29 +673,63 @@ export class Switch {
     })
   }
 
+  /**
+   * Admission of an accepted connection, cheapest refusals first, every one before any handshake work: an IP
+   * ban; the inbound-peer limit (peers only, not connections in their handshakes); the duplicate-IP filter;
+   * the per-IP pending limit; the per-IP handshake bucket. Then it joins the pending handshakes, evicting one
+   * when they are full, and the upgrade runs on its own.
+   */
   #onAccept (raw: DuplexConnection): void {
     const remote = raw.remoteAddress
-    const reject = (error: Error): void => {
+    const reject = (error: PeerRejectedError): void => {
       raw.destroy(error)
+      this.#countRefusal(error)
       this.#emit({ type: 'rejected', remoteAddress: remote, peerId: undefined, error })
     }
     if (this.#state !== 'running') {
       raw.destroy()
       return
     }
-    // CometBFT wraps the listener in `netutil.LimitListener(max_num_inbound_peers + len(unconditional_peer_ids))`:
-    // connections beyond it wait in the kernel backlog until their handshake times out. Node cannot leave a
-    // connection in the backlog, so a connection beyond the limit is closed at once.
-    if (this.#inboundConns >= this.maxInboundPeers + this.#unconditional.size) {
-      reject(new PeerRejectedError('max-inbound', `already ${this.#inboundConns} inbound connections (max ${this.maxInboundPeers})`))
+    const ip = remote?.host ?? ''
+    const ban = this.#bans.ipBan(ip, 'accept')
+    if (ban !== undefined) {
+      reject(new PeerRejectedError('banned', `ip ${ip} is banned: ${ban.reason}`))
       return
     }
-    const ip = remote?.host ?? ''
+    // CometBFT wraps the listener in `netutil.LimitListener(max_num_inbound_peers + len(unconditional_peer_ids))`,
+    // which counts connections still in their handshakes, so idle sockets take every slot. Here only
+    // connections past their handshakes count (the precise check, unconditional peers aside, is admitPeer's,
+    // after the upgrade); those in their handshakes have their own limits below. Node cannot leave a connection
+    // in the backlog, so one beyond the limit is closed at once.
+    const upgraded = this.#inboundConns - this.#pending.size
+    if (upgraded >= this.maxInboundPeers + this.#unconditional.size) {
+      reject(new PeerRejectedError('max-inbound', `already ${upgraded} inbound peers (max ${this.maxInboundPeers})`))
+      return
+    }
     // CometBFT `ConnDuplicateIPFilter` (a conn filter, before the handshake), unless `allow_duplicate_ip`.
     const dup = checkDuplicateIp(this.#connsByIp, ip, this.#allowDuplicateIp)
     if (dup !== undefined) {
       reject(dup)
       return
+    }
+    const perIp = this.#pending.check(ip)
+    if (perIp !== undefined) {
+      reject(perIp)
+      return
+    }
+    if (!this.#handshakeRate.admit(ip)) {
+      reject(new PeerRejectedError('handshake-rate', `too many handshakes from ${ip} (${this.#handshakeRate.burstPerIp}, then ${this.#handshakeRate.ratePerIp}/s)`))
+      return
+    }
+    const admission = this.#pending.add(raw, ip)
+    if (!admission.admitted) {
+      reject(admission.error)
+      return
+    }
+    if (admission.evicted !== undefined) {
+      const error = new PeerRejectedError('pending-evicted', `evicted from the ${this.#pending.maxPending} pending handshakes for a newer connection`)
+      this.#evictions.set(admission.evicted, error)
+      admission.evicted.destroy(error)
     }
     this.#trackConnection(raw, ip, true)
     // The upgrade runs on its own: the accept loop goes on at once (CometBFT upgrades in a goroutine per connection).
@@ -599,14 +740,31 @@ export class Switch {
     let peerId: NodeId | undefined
     this.#handshaking.add(raw)
     try {
-      const up = await upgradeConnection(raw, { ...this.#upgradeInit(), onAuthenticated: (id) => { peerId = id } })
+      const up = await upgradeConnection(raw, {
+        ...this.#upgradeInit(),
+        beforeKeyAgreement: () => {
+          this.#pending.markProgressed(raw)
+          if (!this.#handshakeRate.beginKeyAgreement()) {
+            throw new PeerRejectedError('handshake-rate', 'too many handshakes in total (the node-wide handshake bucket is empty)')
+          }
+        },
+        onAuthenticated: (id) => {
+          peerId = id
+          const ban = this.#bans.idBan(id, 'accept')
+          if (ban !== undefined) throw new PeerRejectedError('banned', `peer ${id} is banned: ${ban.reason}`)
+        }
+      })
       peerId = up.remoteId
+      this.#pending.delete(raw)
       const socketAddr = new NetAddress(up.remoteId, remote?.host ?? '0.0.0.0', remote?.port ?? 0)
       await this.#addPeer(up, raw, false, socketAddr)
     } catch (err) {
       raw.destroy()
-      this.#emit({ type: 'rejected', remoteAddress: remote, peerId, error: asError(err) })
+      const error = this.#evictions.get(raw) ?? asError(err)
+      this.#countRefusal(error)
+      this.#emit({ type: 'rejected', remoteAddress: remote, peerId, error })
     } finally {
+      this.#pending.delete(raw)
       this.#handshaking.delete(raw)
     }
   }
@@ -647,6 +805,12 @@ export class Switch {
     if (addr.id === this.nodeId) fail(new PeerRejectedError('self', `${addr.toString()} is our own address`))
     // CometBFT `DialPeerWithAddress`: `ErrCurrentlyDialingOrExistingAddress`.
     if (this.isDialingOrExistingAddress(addr)) fail(new AlreadyConnectedError(`${addr.toString()} is already being dialed or connected`))
+    const ban = this.#bans.idBan(addr.id, 'dial') ?? this.#bans.ipBan(addr.host, 'dial')
+    if (ban !== undefined) {
+      const error = new PeerRejectedError('banned', `${addr.toString()} is banned: ${ban.reason}`)
+      this.#countRefusal(error)
+      fail(error)
+    }
     this.#dialing.set(addr.id, addr)
     let peer: Peer
     try {
@@ -660,6 +824,14 @@ export class Switch {
           signal: signals
         })
         const ip = raw.remoteAddress?.host ?? addr.host
+        // The address may name a host: its IP is known only now.
+        const ipBan = ip === addr.host ? undefined : this.#bans.ipBan(ip, 'dial')
+        if (ipBan !== undefined) {
+          const error = new PeerRejectedError('banned', `${addr.toString()} (${ip}) is banned: ${ipBan.reason}`)
+          this.#countRefusal(error)
+          raw.destroy(error)
+          throw error
+        }
         const dup = checkDuplicateIp(this.#connsByIp, ip, this.#allowDuplicateIp)
         if (dup !== undefined) {
           raw.destroy(dup)
@@ -741,6 +913,9 @@ export class Switch {
       if (again !== undefined) throw again
     }
     if (this.#state !== 'running') throw new PeerRejectedError('stopped', 'the switch is not running')
+    // A ban made while the handshake or the filters ran.
+    const ban = this.#bans.idBan(peer.id, outbound ? 'dial' : 'accept') ?? (outbound ? undefined : this.#bans.ipBan(peer.remoteAddress.host, 'accept'))
+    if (ban !== undefined) throw new PeerRejectedError('banned', `peer ${peer.id} is banned: ${ban.reason}`)
     // CometBFT adds the peer to the set before the reactors' AddPeer, so that a failing Receive finds it.
     this.#peers.add(peer)
     this.#peerList.next(this.#peers.list())
@@ -921,6 +1096,10 @@ export class Switch {
         }
         case 'dial': {
           this.dial(action.address, { persistent: action.persistent }).catch(() => {})
+          break
+        }
+        case 'ban': {
+          this.ban(action.target, action.durationMs, action.reason, { scope: action.scope })
           break
         }
       }

@@ -34,9 +34,16 @@ export interface UpgradeInit {
   signal?: AbortSignal
   /**
    * Called with the remote's authenticated ID once the secret handshake succeeds, before the NodeInfo
-   * checks: lets a caller name the peer when a later step refuses it (the Switch's `rejected` event).
+   * exchange: lets a caller name the peer when a later step refuses it (the Switch's `rejected` event), and
+   * refuse it by throwing (the Switch's ID bans): the upgrade then fails with that error before any NodeInfo
+   * is sent or read.
    */
   onAuthenticated?: (remoteId: NodeId) => void
+  /**
+   * Called once the remote's ephemeral key has arrived, before the X25519 agreement and our signature;
+   * throwing abandons the handshake with that error (the Switch's handshake CPU limit). @default undefined
+   */
+  beforeKeyAgreement?: () => void
   /** The frame AEAD implementation. @default defaultAeadBackend() */
   aeadBackend?: AeadBackend
   /** A fixed ephemeral X25519 private key, for test vectors only. @internal */
@@ -102,6 +109,7 @@ export async function upgradeConnection (raw: DuplexConnection, init: UpgradeIni
       handshakeTimeoutMs: init.handshakeTimeoutMs,
       signal: init.signal,
       aeadBackend: init.aeadBackend,
+      beforeKeyAgreement: init.beforeKeyAgreement,
       ephemeralPrivateKey: init.ephemeralPrivateKey
     })
     const remoteId = sc.remoteId

@@ -69,6 +69,7 @@ export function describe (action: Action): string {
     }
     case 'dial': return `dial ${action.address.host}`
     case 'broadcast': return `broadcast ${action.chId}`
+    case 'ban': return `ban ${typeof action.target === 'object' && 'host' in action.target && !('nodeInfo' in action.target) ? action.target.host : name(action.target as Peer | string)}${action.scope === 'dial' ? ' (dial)' : ''}`
   }
 }
 

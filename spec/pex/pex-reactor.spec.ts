@@ -83,9 +83,10 @@ describe('pex/pexReactor', () => {
         // requests at 1 ms (free), 5001 ms (starts the clock) and 15000 ms (9999 ms later: too soon)
         const env$ = hot('-r 4999ms r 9998ms r', { r: envelope(alice, 0, REQUEST) })
         const actions$ = runReactor(pex, { peerEvents$: events$, envelopes$: env$, scheduler: ts, nodeInfo: US, maxOutboundPeers: 0 })
-        expectObservable(actions$.pipe(map(describeAction)), '^ 20s !').toBe('-x 4999ms x 9998ms y', {
+        expectObservable(actions$.pipe(map(describeAction)), '^ 20s !').toBe('-x 4999ms x 9998ms (yz)', {
           x: 'send alice addrs:32',
-          y: 'stop alice PexViolationError/request-too-soon'
+          y: 'stop alice PexViolationError/request-too-soon',
+          z: 'ban alice' // the Switch holds the ban too: alice is refused when she reconnects
         })
       })
       // alice was in the book (an inbound peer's self-reported address): now banned, out of the buckets
@@ -103,13 +104,14 @@ describe('pex/pexReactor', () => {
         const env$ = hot('-r 1s r 9999ms r 9999ms r 5s r', { r: envelope(bob, 0, REQUEST) })
         const actions$ = runReactor(pex, { peerEvents$: events$, envelopes$: env$, scheduler: ts, nodeInfo: US, maxOutboundPeers: 0 })
         // frame 0: our own request to the outbound peer; then answers at 1, 1002, 11002, 21002; 26003 too soon
-        expectObservable(actions$.pipe(map(describeAction)), '^ 40s !').toBe('qa 1s b 9999ms c 9999ms d 5s e', {
+        expectObservable(actions$.pipe(map(describeAction)), '^ 40s !').toBe('qa 1s b 9999ms c 9999ms d 5s (ef)', {
           q: 'send bob request',
           a: 'send bob addrs:0',
           b: 'send bob addrs:0',
           c: 'send bob addrs:0',
           d: 'send bob addrs:0',
-          e: 'stop bob PexViolationError/request-too-soon'
+          e: 'stop bob PexViolationError/request-too-soon',
+          f: 'ban bob'
         })
       })
     })
@@ -163,7 +165,7 @@ describe('pex/pexReactor', () => {
         const events$ = hot<PeerEvent>('a', { a: peerAdded(eve) })
         const env$ = hot('--m', { m: envelope(eve, 0, addrsMessage([addr(1), addr(2)])) })
         expectObservable(runReactor(pex, { peerEvents$: events$, envelopes$: env$, scheduler: ts, nodeInfo: US, maxOutboundPeers: 0 }).pipe(map(describeAction)), '^ 100ms !')
-          .toBe('--x', { x: 'stop eve PexViolationError/unsolicited-addrs' })
+          .toBe('--(xy)', { x: 'stop eve PexViolationError/unsolicited-addrs', y: 'ban eve' })
       })
       expect(book.isBanned(eve.socketAddr)).to.equal(true)
       expect(book.hasAddress(addr(1))).to.equal(false)
@@ -179,7 +181,7 @@ describe('pex/pexReactor', () => {
         h.at(20, () => { h.envelope(frank, addrsMessage(list)) })
         h.at(30, () => { h.envelope(frank, addrsMessage([addr(4)])) })
       })
-      expect(timeline(r)).to.deep.equal(['0: send frank request', '30: stop frank PexViolationError/unsolicited-addrs'])
+      expect(timeline(r)).to.deep.equal(['0: send frank request', '30: stop frank PexViolationError/unsolicited-addrs', '30: ban frank'])
       const src = new NetAddress(frank.id, '36.0.0.1', 26656)
       expect(r.gossip.map((l) => [l.address.toString(), l.source.toString(), l.from, l.result])).to.deep.equal([
         [addr(1).toString(), src.toString(), frank, 'added'],
@@ -201,7 +203,7 @@ describe('pex/pexReactor', () => {
         h.at(0, () => { h.event(peerAdded(gina)) })
         h.at(20, () => { h.envelope(gina, addrsMessage(many)) })
       })
-      expect(timeline(r)).to.deep.equal(['0: send gina request', '20: stop gina PexViolationError/too-many-addrs'])
+      expect(timeline(r)).to.deep.equal(['0: send gina request', '20: stop gina PexViolationError/too-many-addrs', '20: ban gina'])
       expect(book.size).to.equal(0)
     })
 
@@ -218,7 +220,7 @@ describe('pex/pexReactor', () => {
         h.at(10, () => { h.envelope(hank, Uint8Array.of(0xff, 0xff)) })
         h.at(11, () => { h.envelope(ivan, badIp) })
       })
-      expect(timeline(r)).to.deep.equal(['0: send ivan request', '10: stop hank DecodeError', '11: stop ivan PexViolationError/bad-address'])
+      expect(timeline(r)).to.deep.equal(['0: send ivan request', '10: stop hank DecodeError', '11: stop ivan PexViolationError/bad-address', '11: ban ivan'])
       expect(book.isBanned(hank.socketAddr)).to.equal(false)
       expect(book.hasAddress(hank.socketAddr)).to.equal(true)
       expect((r.actions[1]!.action as { reason: Error }).reason).to.be.instanceOf(DecodeError)
@@ -233,7 +235,7 @@ describe('pex/pexReactor', () => {
         h.at(0, () => { h.event(peerAdded(jo)) })
         h.at(5, () => { h.envelope(jo, addrsMessage([addr(1)])); h.event(peerRemoved(jo, new PexViolationError('unsolicited-addrs', 'x'))); h.envelope(jo, REQUEST) })
       })
-      expect(timeline(r)).to.deep.equal(['5: stop jo PexViolationError/unsolicited-addrs'])
+      expect(timeline(r)).to.deep.equal(['5: stop jo PexViolationError/unsolicited-addrs', '5: ban jo'])
     })
   })
 
@@ -403,6 +405,8 @@ describe('pex/pexReactor', () => {
       // 7 failures > 6: the next pick bans it
       expect(skipped[3]).to.deep.equal([300, 'max-attempts'])
       expect(book.isBanned(a)).to.equal(true)
+      // and the Switch is asked to hold a dial-only ban (it may call us: that is not refused)
+      expect(timeline(r).filter((l) => l.includes('ban'))).to.deep.equal([`300000: ban ${a.host} (dial)`])
       expect(pex.attemptsToDial(a)).to.equal(7)
     })
 
