@@ -278,7 +278,7 @@ export class PexViolationError extends P2PError {
 
 /** An addrbook.json that does not parse; the file has been set aside at `movedTo`. */
 export class AddrBookCorruptError extends P2PError {
-  override readonly code = 'ERR_ADDRBOOK_CORRUPT'
+  override readonly code: string = 'ERR_ADDRBOOK_CORRUPT'
   override name = 'AddrBookCorruptError'
   constructor (readonly path: string, readonly movedTo: string | undefined, message: string, options?: P2PErrorOptions) {
     super(message, options)
@@ -291,5 +291,17 @@ export class AddrBookIoError extends P2PError {
   override name = 'AddrBookIoError'
   constructor (readonly path: string, readonly op: 'load' | 'save', message: string, options?: P2PErrorOptions) {
     super(message, options)
+  }
+}
+
+/**
+ * An addrbook.json larger than the book reads (`maxFileBytes`, 32 MiB by default): it was set aside unread at
+ * `movedTo`, as a corrupt one is (so a handler of {@link AddrBookCorruptError} starts with an empty book).
+ */
+export class AddrBookTooLargeError extends AddrBookCorruptError {
+  override readonly code = 'ERR_ADDRBOOK_TOO_LARGE'
+  override name = 'AddrBookTooLargeError'
+  constructor (path: string, movedTo: string | undefined, readonly size: number, readonly limit: number, message: string, options?: P2PErrorOptions) {
+    super(path, movedTo, message, options)
   }
 }

@@ -30,15 +30,15 @@
  *
  * @module
  */
-import { open, readFile, readdir, rename, link, unlink } from 'node:fs/promises'
+import { open, readdir, rename, link, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { asyncScheduler } from 'rxjs'
 import type { SchedulerLike } from 'rxjs'
-import { AddrBookCorruptError, AddrBookIoError, DecodeError } from '../errors.js'
+import { AddrBookCorruptError, AddrBookIoError, AddrBookTooLargeError, DecodeError } from '../errors.js'
 import { NetAddress, formatIp, parseIp } from '../transport/net-address.js'
 import { KnownAddress, ZERO_TIME } from './known-address.js'
 import type { GoTime, KnownAddressInfo } from './known-address.js'
-import { BUCKET_TYPE_NEW, BUCKET_TYPE_OLD, NEW_BUCKET_COUNT, OLD_BUCKET_COUNT } from './params.js'
+import { BUCKET_TYPE_NEW, BUCKET_TYPE_OLD, DEFAULT_MAX_ADDR_BOOK_FILE_BYTES, LOAD_BATCH_SIZE, NEW_BUCKET_COUNT, OLD_BUCKET_COUNT } from './params.js'
 
 /** What an address book persists: its key and every known address (banned ones are not kept, as in Go). */
 export interface AddrBookData {
@@ -48,6 +48,12 @@ export interface AddrBookData {
   addrs: KnownAddressInfo[]
 }
 
+/** Options of {@link AddrBookStore.load}. */
+export interface AddrBookLoadOptions {
+  /** Aborted when the book stops before the load is done. @default undefined */
+  signal?: AbortSignal
+}
+
 /**
  * Where an {@link AddrBook} keeps its data between runs. {@link AddrBookFile} is the usual one.
  *
@@ -55,8 +61,11 @@ export interface AddrBookData {
  * before starting the next).
  */
 export interface AddrBookStore {
-  /** The stored data, or `undefined` when nothing is stored yet. */
-  load: () => Promise<AddrBookData | undefined>
+  /**
+   * The stored data, or `undefined` when nothing is stored yet. A long load should give the event loop turns
+   * and give up when `signal` aborts (the book stopped meanwhile; what it rejects with is then ignored).
+   */
+  load: (options?: AddrBookLoadOptions) => Promise<AddrBookData | undefined>
   /** Stores `data`, replacing what was there. */
   save: (data: AddrBookData) => Promise<void>
 }
@@ -206,6 +215,55 @@ function netAddressJson (a: NetAddress): { id: string, ip: string, port: number 
  * @throws {DecodeError} naming the first thing wrong (not JSON, a wrong type, a bad IP, time or bucket)
  */
 export function decodeAddrBookJson (text: string): AddrBookData {
+  const { key, rawAddrs } = parseTop(text)
+  const addrs = rawAddrs.map((raw, i) => decodeKnownAddress(raw, `addrs[${i}]`))
+  return { key, addrs }
+}
+
+/** Options of {@link decodeAddrBookJsonInSlices}. */
+export interface DecodeInSlicesOptions {
+  /** Gives up (rejects with the signal's reason) between two slices once aborted. @default undefined */
+  signal?: AbortSignal
+  /** Entries decoded between two yields. @default 2000 ({@link LOAD_BATCH_SIZE}) */
+  batchSize?: number
+  /**
+   * Gives the event loop a turn (so that signals, sockets and timers are served). No time passes: it waits
+   * for the end of the current turn, not for a clock.
+   * @default one `setImmediate` turn
+   */
+  yieldToEventLoop?: () => Promise<void>
+}
+
+/**
+ * {@link decodeAddrBookJson} in slices: the text is parsed at once (`JSON.parse`, about 6 ms per MiB), then
+ * the entries are checked and decoded `batchSize` at a time with a turn of the event loop in between, so a
+ * large file does not hold off a signal or a socket for the whole load. Same result, same errors.
+ *
+ * @throws {DecodeError} as {@link decodeAddrBookJson}
+ */
+export async function decodeAddrBookJsonInSlices (text: string, options: DecodeInSlicesOptions = {}): Promise<AddrBookData> {
+  const batch = Math.max(1, options.batchSize ?? LOAD_BATCH_SIZE)
+  const yieldTurn = options.yieldToEventLoop ?? nextTurn
+  const signal = options.signal
+  signal?.throwIfAborted()
+  const { key, rawAddrs } = parseTop(text)
+  const addrs: KnownAddress[] = new Array(rawAddrs.length)
+  for (let i = 0; i < rawAddrs.length; i++) {
+    if (i > 0 && i % batch === 0) {
+      await yieldTurn()
+      signal?.throwIfAborted()
+    }
+    addrs[i] = decodeKnownAddress(rawAddrs[i], `addrs[${i}]`)
+    rawAddrs[i] = undefined // the parsed object can go as soon as it is decoded
+  }
+  return { key, addrs }
+}
+
+function nextTurn (): Promise<void> {
+  return new Promise((resolve) => { setImmediate(resolve) })
+}
+
+function parseTop (text: string): { key: string, rawAddrs: unknown[] } {
   let doc: unknown
   try {
     doc = JSON.parse(text)
@@ -217,8 +275,7 @@ export function decodeAddrBookJson (text: string): AddrBookData {
   if (key !== undefined && key !== null && typeof key !== 'string') throw new DecodeError('addrbook.json: "key" is not a string')
   const rawAddrs = field(top, 'addrs')
   if (rawAddrs !== undefined && rawAddrs !== null && !Array.isArray(rawAddrs)) throw new DecodeError('addrbook.json: "addrs" is not an array')
-  const addrs = ((rawAddrs ?? []) as unknown[]).map((raw, i) => decodeKnownAddress(raw, `addrs[${i}]`))
-  return { key: key ?? '', addrs }
+  return { key: key ?? '', rawAddrs: (rawAddrs ?? []) as unknown[] }
 }
 
 function decodeKnownAddress (raw: unknown, where: string): KnownAddress {
@@ -357,6 +414,39 @@ export async function writeFileAtomic (path: string, data: string | Uint8Array, 
   }
 }
 
+// The file's text; its size when it is over `limit` bytes (never read further than one byte past it, so a file
+// that grows while it is read cannot make us read more); undefined when there is no file.
+async function readAtMost (path: string, limit: number): Promise<string | number | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>
+  try {
+    handle = await open(path, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  try {
+    const { size } = await handle.stat()
+    if (size > limit) return size
+    let buf = Buffer.allocUnsafe(size + 1)
+    let off = 0
+    for (;;) {
+      if (off === buf.length) { // it grew since the stat
+        if (off > limit) return off
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, limit + 1))
+        buf.copy(bigger, 0, 0, off)
+        buf = bigger
+      }
+      const { bytesRead } = await handle.read(buf, off, buf.length - off, off)
+      if (bytesRead === 0) break
+      off += bytesRead
+    }
+    if (off > limit) return off
+    return buf.toString('utf8', 0, off)
+  } finally {
+    await handle.close().catch(() => {})
+  }
+}
+
 async function syncDir (dir: string): Promise<void> {
   let h: Awaited<ReturnType<typeof open>> | undefined
   try {
@@ -380,6 +470,14 @@ export interface AddrBookFileInit {
   scheduler?: SchedulerLike
   /** Mode of a newly created file. @default 0o644 */
   mode?: number
+  /**
+   * A file larger than this is not read: {@link AddrBookFile.load} sets it aside and rejects with
+   * {@link AddrBookTooLargeError}.
+   * @default 33554432 (32 MiB, {@link DEFAULT_MAX_ADDR_BOOK_FILE_BYTES})
+   */
+  maxFileBytes?: number
+  /** Entries decoded between two turns of the event loop while loading. @default 2000 ({@link LOAD_BATCH_SIZE}) */
+  loadBatchSize?: number
   /** @internal Passed to {@link writeFileAtomic}. */
   beforeStep?: AtomicWriteOptions['beforeStep']
 }
@@ -389,7 +487,8 @@ export interface AddrBookFileInit {
  *
  * A file that does not decode is never silently replaced: it is renamed to
  * `<path>.corrupt-<UTC time>` and {@link AddrBookFile.load} rejects with an {@link AddrBookCorruptError}
- * whose `movedTo` names the new path. Loading again then starts empty.
+ * whose `movedTo` names the new path. Loading again then starts empty. A file over `maxFileBytes` is set
+ * aside the same way, unread, as `<path>.too-large-<UTC time>` ({@link AddrBookTooLargeError}).
  *
  * @example
  * ```ts
@@ -411,30 +510,48 @@ export class AddrBookFile implements AddrBookStore {
    * Reads the file; `undefined` when there is none. Temporary files that an interrupted save left beside
    * it are removed.
    *
+   * The entries are decoded in slices ({@link decodeAddrBookJsonInSlices}); once `signal` aborts, the load
+   * stops between two slices and rejects with the signal's reason, leaving the file as it is.
+   *
+   * @throws {AddrBookTooLargeError} the file is over `maxFileBytes`; it has been moved to `movedTo`, unread
    * @throws {AddrBookCorruptError} the file does not decode; it has been moved to `movedTo`
    * @throws {AddrBookIoError} the file exists but cannot be read
    */
-  async load (): Promise<AddrBookData | undefined> {
+  async load (options: AddrBookLoadOptions = {}): Promise<AddrBookData | undefined> {
     await this.#removeTempFiles()
+    const limit = this.#init.maxFileBytes ?? DEFAULT_MAX_ADDR_BOOK_FILE_BYTES
     let text: string
     try {
-      text = await readFile(this.path, 'utf8')
+      const read = await readAtMost(this.path, limit)
+      if (read === undefined) return undefined
+      if (typeof read === 'number') {
+        const { movedTo, where } = await this.#setAside('too-large')
+        throw new AddrBookTooLargeError(this.path, movedTo, read, limit,
+          `address book ${this.path} is too large to load (${read} bytes, at most ${limit}: maxFileBytes); ${where}`)
+      }
+      text = read
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      if (err instanceof AddrBookTooLargeError) throw err
       throw new AddrBookIoError(this.path, 'load', `cannot read ${this.path}: ${(err as Error).message}`, { cause: err })
     }
     try {
-      return decodeAddrBookJson(text)
+      const decodeOptions: DecodeInSlicesOptions = {}
+      if (options.signal !== undefined) decodeOptions.signal = options.signal
+      if (this.#init.loadBatchSize !== undefined) decodeOptions.batchSize = this.#init.loadBatchSize
+      return await decodeAddrBookJsonInSlices(text, decodeOptions)
     } catch (err) {
-      let movedTo: string | undefined
-      let moveError: unknown
-      try {
-        movedTo = await this.#moveAside()
-      } catch (e) {
-        moveError = e
-      }
-      const where = movedTo !== undefined ? `moved to ${movedTo}` : `could not be moved aside (${(moveError as Error).message})`
+      if (options.signal?.aborted === true) throw err // abandoned, not corrupt: the file stays
+      const { movedTo, where } = await this.#setAside('corrupt')
       throw new AddrBookCorruptError(this.path, movedTo, `corrupt address book ${this.path} (${(err as Error).message}); ${where}`, { cause: err })
+    }
+  }
+
+  async #setAside (kind: 'corrupt' | 'too-large'): Promise<{ movedTo: string | undefined, where: string }> {
+    try {
+      const movedTo = await this.#moveAside(kind)
+      return { movedTo, where: `moved to ${movedTo}` }
+    } catch (e) {
+      return { movedTo: undefined, where: `could not be moved aside (${(e as Error).message})` }
     }
   }
 
@@ -454,11 +571,11 @@ export class AddrBookFile implements AddrBookStore {
     }
   }
 
-  // Renames the file to `<path>.corrupt-<time>`, never over an existing file.
-  async #moveAside (): Promise<string> {
+  // Renames the file to `<path>.<kind>-<time>`, never over an existing file.
+  async #moveAside (kind: 'corrupt' | 'too-large'): Promise<string> {
     const stamp = new Date(Math.floor(this.#scheduler.now())).toISOString().replace(/[-:]/g, '')
     for (let n = 0; ; n++) {
-      const target = `${this.path}.corrupt-${stamp}${n === 0 ? '' : `-${n}`}`
+      const target = `${this.path}.${kind}-${stamp}${n === 0 ? '' : `-${n}`}`
       try {
         await link(this.path, target)
       } catch (err) {

@@ -14,14 +14,52 @@ import type { AddrBookData, AddrBookStore } from './addr-book-file.js'
 import { KnownAddress, durationFromMs, timeFromMs } from './known-address.js'
 import type { GoTime, KnownAddressInfo } from './known-address.js'
 import {
-  BUCKET_TYPE_NEW, BUCKET_TYPE_OLD, DUMP_ADDRESS_INTERVAL_MS, GET_SELECTION_PERCENT, MAX_GET_SELECTION,
-  MAX_NEW_BUCKETS_PER_ADDRESS, MIN_GET_SELECTION, NEED_ADDRESS_THRESHOLD, NEW_BUCKET_COUNT, NEW_BUCKET_SIZE,
-  NEW_BUCKETS_PER_GROUP, OLD_BUCKET_COUNT, OLD_BUCKET_SIZE, OLD_BUCKETS_PER_GROUP
+  BUCKET_TYPE_NEW, BUCKET_TYPE_OLD, DEFAULT_MAX_ADDRS_PER_GROUP, DEFAULT_MAX_ADDRS_PER_SOURCE,
+  DEFAULT_MAX_ADDRS_PER_SOURCE_GROUP, DEFAULT_MAX_PER_SOURCE_GROUP_IN_BUCKET, DUMP_ADDRESS_INTERVAL_MS,
+  GET_SELECTION_PERCENT, MAX_GET_SELECTION, MAX_NEW_BUCKETS_PER_ADDRESS, MIN_GET_SELECTION, NEED_ADDRESS_THRESHOLD,
+  NEW_BUCKET_COUNT, NEW_BUCKET_SIZE, NEW_BUCKETS_PER_GROUP, OLD_BUCKET_COUNT, OLD_BUCKET_SIZE, OLD_BUCKETS_PER_GROUP
 } from './params.js'
 import type { BucketType } from './params.js'
 
+/**
+ * rx-p2p's bounds on what one source can place in an {@link AddrBook} (CometBFT has none of them), and on its
+ * file. A source is the peer that told us an address, known by its node ID and by the group
+ * (`NetAddress.groupKey`, a /16 for IPv4) of the IP we saw it connect from or that we dialed. Each bound is
+ * checked by {@link AddrBook.addAddress} when an address is new to the book (or gains a new bucket); an address
+ * past one is refused with the bound's {@link AddrBookRejection}. `Infinity` lifts a bound.
+ */
+export interface AddrBookLimits {
+  /**
+   * The most addresses in the book whose source has one node ID (refused beyond: `'source-limit'`).
+   * @default 128 ({@link DEFAULT_MAX_ADDRS_PER_SOURCE})
+   */
+  maxAddrsPerSource?: number
+  /**
+   * The most addresses in the book whose source is in one group (refused beyond: `'source-group-limit'`).
+   * @default 128 in a strict book, Infinity in a non-strict one ({@link DEFAULT_MAX_ADDRS_PER_SOURCE_GROUP})
+   */
+  maxAddrsPerSourceGroup?: number
+  /**
+   * The most addresses of one group (a /16 for IPv4) in the book, whoever told them (refused beyond: `'group-limit'`).
+   * @default 256 in a strict book, Infinity in a non-strict one ({@link DEFAULT_MAX_ADDRS_PER_GROUP})
+   */
+  maxAddrsPerGroup?: number
+  /**
+   * The most entries whose source is in one group in any one new bucket, of its 64 (refused beyond:
+   * `'bucket-share'`), so that one source can expire at most that many entries of others from a bucket.
+   * @default 16 in a strict book, Infinity in a non-strict one ({@link DEFAULT_MAX_PER_SOURCE_GROUP_IN_BUCKET})
+   */
+  maxPerSourceGroupInBucket?: number
+  /**
+   * The largest `addrbook.json` that {@link AddrBook.start} reads (with `filePath`); a larger one is set aside
+   * unread (`AddrBookTooLargeError`).
+   * @default 33554432 (32 MiB, {@link DEFAULT_MAX_ADDR_BOOK_FILE_BYTES})
+   */
+  maxFileBytes?: number
+}
+
 /** Options of {@link AddrBook}. */
-export interface AddrBookInit {
+export interface AddrBookInit extends AddrBookLimits {
   /**
    * Path of `addrbook.json`: loaded by {@link AddrBook.start}, saved every `saveIntervalMs` and by
    * {@link AddrBook.stop}. Shorthand for `store: new AddrBookFile(filePath, { scheduler })`.
@@ -63,6 +101,14 @@ export type AddrBookRejection =
   | 'self'
   /** Strict book and the address is not routable. */
   | 'unroutable'
+  /** rx-p2p: the source's node ID told the book `maxAddrsPerSource` addresses already. */
+  | 'source-limit'
+  /** rx-p2p: sources in the source's group told the book `maxAddrsPerSourceGroup` addresses already. */
+  | 'source-group-limit'
+  /** rx-p2p: the book holds `maxAddrsPerGroup` addresses of the address's group already. */
+  | 'group-limit'
+  /** rx-p2p: the source's group holds `maxPerSourceGroupInBucket` entries of the address's new bucket already. */
+  | 'bucket-share'
 
 /**
  * What {@link AddrBook.addAddress} did: `'added'` (new to the book), `'known'` (already in the book; it may
@@ -84,8 +130,12 @@ export type AddrBookEvent =
   | { type: 'promoted', addr: NetAddress }
   /** An old address moved back to new to make room in a full old bucket. */
   | { type: 'demoted', addr: NetAddress }
-  /** The store's data was loaded; `skipped` entries (invalid address, no bucket, duplicate ID) were left out. */
-  | { type: 'loaded', size: number, skipped: number }
+  /**
+   * The store's data was loaded: `skipped` entries the book could never hold were left out (invalid address,
+   * no bucket, duplicate ID), and `dropped` ones for want of room (every bucket they list was full: the file
+   * held more than the buckets do). `size` is what the book holds now.
+   */
+  | { type: 'loaded', size: number, skipped: number, dropped: number }
   /** The book was saved with `size` addresses. */
   | { type: 'saved', size: number }
   /** A save failed (the previous file is intact). */
@@ -142,6 +192,17 @@ export class AddrBook {
   readonly #ourIds = new Set<NodeId>()
   readonly #privateIds = new Set<NodeId>()
   readonly #newBucketCache = new Map<string, { h1: Map<string, number>, buckets: Int16Array }>()
+  readonly #maxPerSource: number
+  readonly #maxPerSourceGroup: number
+  readonly #maxPerGroup: number
+  readonly #maxInBucket: number
+  // How many entries of the book each source ID, source group and address group has; per new bucket, how many
+  // entries each source group has in it. Kept as entries come and go, so every bound is checked in O(1).
+  readonly #bySource = new Map<NodeId, number>()
+  readonly #bySourceGroup = new Map<string, number>()
+  readonly #byGroup = new Map<string, number>()
+  readonly #bucketShares: Array<Map<string, number>> = []
+  #loading: AbortController | undefined
 
   readonly #events = new Subject<AddrBookEvent>()
   #state: 'idle' | 'starting' | 'started' | 'stopped' = 'idle'
@@ -153,9 +214,19 @@ export class AddrBook {
     this.#random = init.random ?? Math.random
     this.#scheduler = init.scheduler ?? asyncScheduler
     this.#saveIntervalMs = init.saveIntervalMs ?? DUMP_ADDRESS_INTERVAL_MS
-    this.#store = init.store ?? (init.filePath !== undefined ? new AddrBookFile(init.filePath, { scheduler: this.#scheduler }) : undefined)
+    this.#store = init.store ?? (init.filePath !== undefined
+      ? new AddrBookFile(init.filePath, { scheduler: this.#scheduler, ...(init.maxFileBytes !== undefined ? { maxFileBytes: init.maxFileBytes } : {}) })
+      : undefined)
+    const strictOnly = (n: number): number => this.#strict ? n : Infinity
+    this.#maxPerSource = init.maxAddrsPerSource ?? DEFAULT_MAX_ADDRS_PER_SOURCE
+    this.#maxPerSourceGroup = init.maxAddrsPerSourceGroup ?? strictOnly(DEFAULT_MAX_ADDRS_PER_SOURCE_GROUP)
+    this.#maxPerGroup = init.maxAddrsPerGroup ?? strictOnly(DEFAULT_MAX_ADDRS_PER_GROUP)
+    this.#maxInBucket = init.maxPerSourceGroupInBucket ?? strictOnly(DEFAULT_MAX_PER_SOURCE_GROUP_IN_BUCKET)
     this.#key = init.key ?? (init.random !== undefined ? randomHexFrom(init.random, 12) : randomBytes(12).toString('hex'))
-    for (let i = 0; i < NEW_BUCKET_COUNT; i++) this.#bucketsNew.push(new Map())
+    for (let i = 0; i < NEW_BUCKET_COUNT; i++) {
+      this.#bucketsNew.push(new Map())
+      this.#bucketShares.push(new Map())
+    }
     for (let i = 0; i < OLD_BUCKET_COUNT; i++) this.#bucketsOld.push(new Map())
   }
 
@@ -200,11 +271,16 @@ export class AddrBook {
     if (this.#state !== 'idle') return
     this.#state = 'starting'
     let data: AddrBookData | undefined
+    const loading = new AbortController()
+    this.#loading = loading
     try {
-      data = this.#store !== undefined ? await this.#store.load() : undefined
+      data = this.#store !== undefined ? await this.#store.load({ signal: loading.signal }) : undefined
     } catch (err) {
-      if (this.#state === 'starting') this.#state = 'idle'
+      if (this.#state !== 'starting') return // stopped while loading: the load was abandoned
+      this.#state = 'idle'
       throw err
+    } finally {
+      this.#loading = undefined
     }
     if (this.#state !== 'starting') return // stopped while loading
     if (data !== undefined) this.#restore(data)
@@ -227,6 +303,7 @@ export class AddrBook {
     if (this.#state === 'stopped') return
     const wasStarted = this.#state === 'started'
     this.#state = 'stopped'
+    this.#loading?.abort() // a load in progress is abandoned (between two slices), the file left as it is
     this.#timer?.unsubscribe()
     this.#timer = undefined
     try {
@@ -289,12 +366,17 @@ export class AddrBook {
     return { key: this.#key, addrs }
   }
 
-  // Puts loaded entries straight into the buckets they list, as CometBFT's loader does (no rehashing).
+  // Puts loaded entries straight into the buckets they list, as CometBFT's loader does (no rehashing), but
+  // never beyond a bucket's size (CometBFT's loader fills a bucket with whatever the file lists, and every later
+  // insert into it then expires entries one scan at a time): an entry goes into the listed buckets that have
+  // room, at most 4 new ones or 1 old one, and is dropped when none has. Since every entry takes a bucket slot,
+  // the book can hold no more than MAX_BOOK_SIZE, whatever the file holds. One pass, O(1) per listed bucket.
   // Entries the book could never hold are skipped: an invalid address, no bucket, or an ID already present.
   #restore (data: AddrBookData): void {
     this.#key = data.key
     this.#newBucketCache.clear()
     let skipped = 0
+    let dropped = 0
     for (const info of data.addrs) {
       const ka = new KnownAddress(info.addr.canonical(), info.src.canonical(), [], info.attempts, info.bucketType,
         info.lastAttempt, info.lastSuccess, info.lastBanTime)
@@ -303,17 +385,27 @@ export class AddrBook {
         continue
       }
       const key = ka.addr.toString()
+      const isNew = ka.isNew()
+      const maxBuckets = isNew ? MAX_NEW_BUCKETS_PER_ADDRESS : 1
+      const capacity = isNew ? NEW_BUCKET_SIZE : OLD_BUCKET_SIZE
       for (const idx of info.buckets) {
+        if (ka.buckets.length >= maxBuckets) break
         const bucket = this.#bucket(ka.bucketType, idx)
-        if (bucket.has(key)) continue
+        if (bucket.size >= capacity || bucket.has(key)) continue
         bucket.set(key, ka)
         ka.buckets.push(idx)
+        if (isNew) this.#shareOf(ka, idx, 1)
+      }
+      if (ka.buckets.length === 0) {
+        dropped++
+        continue
       }
       this.#lookup.set(ka.id, ka)
-      if (ka.isNew()) this.#nNew++
+      this.#countOf(ka, 1)
+      if (isNew) this.#nNew++
       else this.#nOld++
     }
-    this.#events.next({ type: 'loaded', size: this.size, skipped })
+    this.#events.next({ type: 'loaded', size: this.size, skipped, dropped })
   }
 
   // -------------------------------------------------------------------------------------------
@@ -348,11 +440,16 @@ export class AddrBook {
    *   or unroutable in a strict book;
    * - no change when it is already old, or already in 4 new buckets;
    * - when it is already in `n` new buckets, added to one more with probability `1/(2n)`;
-   * - a full bucket first expires a bad entry, else its oldest (by last attempt).
+   * - a full bucket first expires a bad entry, else its oldest (by last attempt);
+   * - rx-p2p: refused when its source (by node ID, or by group) or its own group already has as many
+   *   addresses in the book as {@link AddrBookLimits} allows, and not placed in a new bucket where the
+   *   source's group holds its share already (`'bucket-share'` for a new address, `'known'` for one
+   *   that would have gained a bucket).
    *
    * The host is kept in Go's text form (`::ffff:1.2.3.4` is stored as `1.2.3.4`).
    *
-   * @param src the address of the peer that told us (its self-reported address)
+   * @param src the address of the peer that told us: the IP we saw it connect from, or that we dialed (its
+   *   group decides the bucket and the source bounds; CometBFT uses an inbound peer's self-reported address)
    */
   addAddress (addr: NetAddress, src: NetAddress): AddAddressResult {
     let ka = this.#lookup.get(addr.id)
@@ -383,10 +480,17 @@ export class AddrBook {
       // The more buckets it is in, the less likely it gets another.
       if (this.#intn(2 * ka.buckets.length) !== 0) return 'known'
     } else {
+      const refusal = this.#overLimit(addr, src)
+      if (refusal !== undefined) return refusal
       ka = new KnownAddress(addr, src, [], 0, BUCKET_TYPE_NEW, this.#now())
       result = 'added'
     }
-    this.#addToNewBucket(ka, this.#calcNewBucket(addr, src))
+    const index = this.#calcNewBucket(addr, src)
+    // The entry counts towards the group of the source it was first heard from (ka.src), wherever it goes.
+    if ((this.#bucketShares[index]!.get(ka.src.groupKey(this.#strict)) ?? 0) >= this.#maxInBucket) {
+      return result === 'added' ? 'bucket-share' : 'known'
+    }
+    this.#addToNewBucket(ka, index)
     if (result === 'added') this.#events.next({ type: 'added', addr, src })
     return result
   }
@@ -434,13 +538,16 @@ export class AddrBook {
     this.#events.next({ type: 'banned', addr: ka.addr, until: ka.lastBanTime })
   }
 
-  /** Puts every banned address whose ban has expired back into a new bucket. */
+  /**
+   * Puts every banned address whose ban has expired back into a new bucket (rx-p2p: unless its source or its
+   * group has taken its whole share of the book meanwhile; it is then forgotten).
+   */
   reinstateBadPeers (): void {
     const now = this.#now()
     for (const ka of this.#badPeers.values()) {
       if (ka.isBanned(now)) continue
       this.#badPeers.delete(ka.id)
-      if (this.#lookup.has(ka.id)) continue
+      if (this.#lookup.has(ka.id) || this.#overLimit(ka.addr, ka.src) !== undefined) continue
       ka.bucketType = BUCKET_TYPE_NEW
       ka.buckets = []
       this.#addToNewBucket(ka, this.#calcNewBucket(ka.addr, ka.src))
@@ -604,9 +711,15 @@ export class AddrBook {
     const key = ka.addr.toString()
     const bucket = this.#bucketsNew[index]!
     if (bucket.has(key)) return
-    while (bucket.size >= NEW_BUCKET_SIZE) this.#expireNew(index)
+    // A bucket never holds more than NEW_BUCKET_SIZE (the loader keeps to it too): one expiry makes room, in
+    // one scan of at most 64 entries.
+    if (bucket.size >= NEW_BUCKET_SIZE) this.#expireNew(index)
     bucket.set(key, ka)
-    if (ka.addBucketRef(index) === 1) this.#nNew++
+    this.#shareOf(ka, index, 1)
+    if (ka.addBucketRef(index) === 1) {
+      this.#nNew++
+      this.#countOf(ka, 1)
+    }
     this.#lookup.set(ka.id, ka)
   }
 
@@ -618,7 +731,10 @@ export class AddrBook {
     if (bucket.has(key)) return true
     if (bucket.size >= OLD_BUCKET_SIZE) return false
     bucket.set(key, ka)
-    if (ka.addBucketRef(index) === 1) this.#nOld++
+    if (ka.addBucketRef(index) === 1) {
+      this.#nOld++
+      this.#countOf(ka, 1)
+    }
     this.#lookup.set(ka.id, ka)
     return true
   }
@@ -626,21 +742,46 @@ export class AddrBook {
   // Removes one bucket reference; an address left in no bucket leaves the book. Returns true when it left.
   #removeFromBucket (ka: KnownAddress, bucketType: BucketType, index: number): boolean {
     if (ka.bucketType !== bucketType) return false
-    this.#bucket(bucketType, index).delete(ka.addr.toString())
+    if (this.#bucket(bucketType, index).delete(ka.addr.toString()) && bucketType === BUCKET_TYPE_NEW) this.#shareOf(ka, index, -1)
     if (ka.removeBucketRef(index) !== 0) return false
     if (bucketType === BUCKET_TYPE_NEW) this.#nNew--
     else this.#nOld--
+    this.#countOf(ka, -1)
     this.#lookup.delete(ka.id)
     return true
   }
 
   #removeFromAllBuckets (ka: KnownAddress): void {
     const key = ka.addr.toString()
-    for (const index of ka.buckets) this.#bucket(ka.bucketType, index).delete(key)
+    const isNew = ka.isNew()
+    for (const index of ka.buckets) {
+      if (this.#bucket(ka.bucketType, index).delete(key) && isNew) this.#shareOf(ka, index, -1)
+    }
     ka.buckets = []
-    if (ka.isNew()) this.#nNew--
+    if (isNew) this.#nNew--
     else this.#nOld--
+    this.#countOf(ka, -1)
     this.#lookup.delete(ka.id)
+  }
+
+  // Why an address new to the book, told by `src`, would take more than its sources' and group's share.
+  #overLimit (addr: NetAddress, src: NetAddress): AddrBookRejection | undefined {
+    if ((this.#bySource.get(src.id) ?? 0) >= this.#maxPerSource) return 'source-limit'
+    if ((this.#bySourceGroup.get(src.groupKey(this.#strict)) ?? 0) >= this.#maxPerSourceGroup) return 'source-group-limit'
+    if ((this.#byGroup.get(addr.groupKey(this.#strict)) ?? 0) >= this.#maxPerGroup) return 'group-limit'
+    return undefined
+  }
+
+  // An entry entered (+1) or left (-1) the book: its source ID, source group and address group counts.
+  #countOf (ka: KnownAddress, delta: 1 | -1): void {
+    bump(this.#bySource, ka.src.id, delta)
+    bump(this.#bySourceGroup, ka.src.groupKey(this.#strict), delta)
+    bump(this.#byGroup, ka.addr.groupKey(this.#strict), delta)
+  }
+
+  // A new entry entered (+1) or left (-1) new bucket `index`: its source group's share of that bucket.
+  #shareOf (ka: KnownAddress, index: number, delta: 1 | -1): void {
+    bump(this.#bucketShares[index]!, ka.src.groupKey(this.#strict), delta)
   }
 
   // Makes room in a full new bucket: the first bad entry goes, else the oldest.
@@ -727,6 +868,13 @@ export class AddrBook {
   #intn (n: number): number {
     return Math.floor(this.#random() * n)
   }
+}
+
+// Adds `delta` to a count; a count back at zero leaves the map (so the maps hold no more keys than the book entries).
+function bump<K> (counts: Map<K, number>, key: K, delta: number): void {
+  const n = (counts.get(key) ?? 0) + delta
+  if (n <= 0) counts.delete(key)
+  else counts.set(key, n)
 }
 
 /** How many addresses {@link AddrBook.getSelection} returns for a book of `size`. */

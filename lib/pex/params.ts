@@ -63,3 +63,49 @@ export const BUCKET_TYPE_OLD = 2
 
 /** `1` (new) or `2` (old). */
 export type BucketType = typeof BUCKET_TYPE_NEW | typeof BUCKET_TYPE_OLD
+
+// ---------------------------------------------------------------------------------------------
+// rx-p2p: bounds on what one source can place in the book, and on the file (CometBFT has none of these)
+
+/**
+ * rx-p2p: the most addresses in the book told by one source node ID (the peer that sent them, or an inbound
+ * peer's own address): about half a PEX answer of 250; a node learns from many peers. Node IDs cost nothing,
+ * so in a strict book the source-group bound is the one that holds an attacker; this one bounds a non-strict
+ * book. CometBFT has no such bound.
+ */
+export const DEFAULT_MAX_ADDRS_PER_SOURCE = 128
+
+/**
+ * rx-p2p: the most addresses in a strict book whose source is in one group (`NetAddress.groupKey` of the IP
+ * we saw the source connect from, or that we dialed: its /16 for IPv4). Node IDs are free, IPs in distinct /16s
+ * are not: this is what holds 30 peers with fresh keys from one network to 128 entries. Off in a non-strict
+ * book, where every peer may share one /16. CometBFT has no such bound.
+ */
+export const DEFAULT_MAX_ADDRS_PER_SOURCE_GROUP = 128
+
+/**
+ * rx-p2p: the most addresses of one group (`NetAddress.groupKey`: a /16 for IPv4) in a strict book, from
+ * all sources together: 256, what CometBFT's old buckets hold of one group (4 buckets of 64). Off in a
+ * non-strict book. CometBFT has no such bound for new addresses.
+ */
+export const DEFAULT_MAX_ADDRS_PER_GROUP = 256
+
+/**
+ * rx-p2p: in a strict book, the most entries one source group holds in one new bucket (a quarter of its 64): a
+ * source can expire at most that many entries of others from any bucket. Off in a non-strict book (where
+ * addresses of one /16 told by peers of one /16 all land in one bucket anyway).
+ */
+export const DEFAULT_MAX_PER_SOURCE_GROUP_IN_BUCKET = 16
+
+/**
+ * rx-p2p: an `addrbook.json` larger than this is set aside unread (`AddrBookTooLargeError`): 32 MiB. A full
+ * book (256·64 new + 64·64 old = 20,480 entries) takes about 9-12 MB in CometBFT's format; parsing 32 MiB
+ * blocks the event loop for about 0.2 s and needs about 180 MB of heap while it loads.
+ */
+export const DEFAULT_MAX_ADDR_BOOK_FILE_BYTES = 32 * 1024 * 1024
+
+/** The most addresses a book holds: one per bucket slot, 256·64 new + 64·64 old = 20,480. */
+export const MAX_BOOK_SIZE = NEW_BUCKET_COUNT * NEW_BUCKET_SIZE + OLD_BUCKET_COUNT * OLD_BUCKET_SIZE
+
+/** Entries of `addrbook.json` decoded between two yields to the event loop while a book loads. */
+export const LOAD_BATCH_SIZE = 2000

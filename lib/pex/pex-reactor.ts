@@ -16,7 +16,7 @@ import type { Envelope } from '../switch/envelope.js'
 import type { PeerEvent } from '../switch/events.js'
 import type { Peer } from '../switch/peer.js'
 import type { Reactor, ReactorContext } from '../switch/reactor.js'
-import { AddrBook, type AddAddressResult } from './addr-book.js'
+import { AddrBook, type AddAddressResult, type AddrBookLimits } from './addr-book.js'
 import { DialBackoff } from './dial-backoff.js'
 import { DEFAULT_BAN_TIME_MS } from './params.js'
 import {
@@ -46,6 +46,12 @@ export interface PexReactorInit {
   addrBookFile?: string
   /** `addr_book_strict` of the default book: false for local and private networks. @default true */
   addrBookStrict?: boolean
+  /**
+   * rx-p2p's bounds of the default book on what one source can place in it, and on its file (see
+   * {@link AddrBookLimits} for each default).
+   * @default {} (the defaults of {@link AddrBookLimits})
+   */
+  bookLimits?: AddrBookLimits
   /** Seed nodes (`id@host:port`): asked for addresses when the book has nothing to dial. @default [] */
   seeds?: ReadonlyArray<string | NetAddress>
   /**
@@ -113,7 +119,10 @@ export interface PexReactorInit {
 export interface LearnedAddress {
   /** The address we heard of. */
   readonly address: NetAddress
-  /** Who vouches for it: the self-reported address of the peer that sent it (the book's `src`). */
+  /**
+   * Who vouches for it (the book's `src`): the peer that sent it, as `id@ip:port` of the IP we saw it connect
+   * from or that we dialed ({@link observedAddress}), never the address it reports.
+   */
   readonly source: NetAddress
   /** The peer it came from. */
   readonly from: Peer
@@ -156,7 +165,7 @@ export interface PexReactor extends Reactor {
   /**
    * Hot: every address learned, with the peer it came from: each address of every accepted `PexAddrs`
    * (already known ones too: `result` says what the book did), and each inbound peer's self-reported
-   * address (`source` is then the address itself). Emitted synchronously as the message is handled;
+   * address (`source` is then the address it connected from). Emitted synchronously as the message is handled;
    * completes when the Switch stops.
    *
    * @example
@@ -306,6 +315,7 @@ class PexReactorImpl implements PexReactor {
 
   #makeBook (scheduler: SchedulerLike): AddrBook {
     return new AddrBook({
+      ...this.#init.bookLimits,
       filePath: this.#init.addrBookFile,
       addrBookStrict: this.#init.addrBookStrict,
       random: this.#init.random,
@@ -520,7 +530,9 @@ class PexReactorImpl implements PexReactor {
       return
     }
     this.#requestsSent.delete(peer.id)
-    const src = selfReportedAddress(peer) // CometBFT: StopPeerForError when the peer's NodeInfo has no usable address
+    selfReportedAddress(peer) // CometBFT: StopPeerForError when the peer's NodeInfo has no usable address
+    // rx-p2p: the source is the IP we saw (CometBFT takes the self-reported address: tendermint#4846).
+    const src = observedAddress(peer)
     const book = this.book
     let added = 0
     const gossip = this.#gossip
@@ -626,15 +638,18 @@ class PexReactorImpl implements PexReactor {
       }
       return
     }
-    // An inbound peer is its own source; it is not asked right away (ensurePeers will, if need be).
+    // An inbound peer vouches for its own address; it is not asked right away (ensurePeers will, if need be).
+    // rx-p2p: the source is the IP the peer connected from, not the address it reports (CometBFT's `src` is
+    // the address itself, so each self-reported /16 was a source group of its own: tendermint#4846).
     let addr: NetAddress
     try {
       addr = nodeInfoAddress(peer.nodeInfo)
     } catch {
       return
     }
-    const result = book.addAddress(addr, addr)
-    if (this.#gossip.observed) this.#gossip.next({ address: addr, source: addr, from: peer, result })
+    const src = observedAddress(peer)
+    const result = book.addAddress(addr, src)
+    if (this.#gossip.observed) this.#gossip.next({ address: addr, source: src, from: peer, result })
   }
 
   #markGood (peer: Peer): void {
@@ -865,6 +880,14 @@ class PexReactorImpl implements PexReactor {
 /** The peer's self-reported address (NodeInfo `id@listen_addr`). @throws {InvalidAddressError} */
 function selfReportedAddress (peer: Peer): NetAddress {
   return nodeInfoAddress(peer.nodeInfo)
+}
+
+/**
+ * `id@ip:port` of the socket's remote end: the IP an inbound peer connected from, or the IP we dialed (a
+ * dialed hostname is resolved by then). What the book takes as the source of what the peer tells us.
+ */
+export function observedAddress (peer: Peer): NetAddress {
+  return new NetAddress(peer.id, peer.remoteAddress.host, peer.remoteAddress.port)
 }
 
 function asPeerError (err: unknown): Error {

@@ -17,9 +17,15 @@ import { T0, addrIn, idOf, seededRandom, srcIn, virtualClock } from './support.j
 const KEY = '0123456789abcdef01234567'
 const MIN = 60_000
 
+// This file checks CometBFT's rules (one source group filling a bucket, and so on): rx-p2p's bounds on what one
+// source may place are lifted here; spec/pex/addr-book-poisoning.spec.ts checks them.
+const COMETBFT_RULES: AddrBookInit = {
+  maxAddrsPerSource: Infinity, maxAddrsPerSourceGroup: Infinity, maxAddrsPerGroup: Infinity, maxPerSourceGroupInBucket: Infinity
+}
+
 function setup (init: AddrBookInit = {}): { book: AddrBook, clock: ReturnType<typeof virtualClock>, events: AddrBookEvent[] } {
   const clock = virtualClock()
-  const book = new AddrBook({ random: seededRandom(1), scheduler: clock, key: KEY, ...init })
+  const book = new AddrBook({ random: seededRandom(1), scheduler: clock, key: KEY, ...COMETBFT_RULES, ...init })
   const events: AddrBookEvent[] = []
   book.events$.subscribe((e) => events.push(e))
   return { book, clock, events }
@@ -615,7 +621,7 @@ describe('pex/addr-book', () => {
       expect([book.size, book.sizeNew, book.sizeOld]).to.deep.equal([2, 1, 1])
       expect(book.get(a.id)!.buckets).to.deep.equal([5, 200])
       expect(book.bucket(BUCKET_TYPE_NEW, 200).map((e) => e.addr.id)).to.deep.equal([a.id])
-      expect(events).to.deep.equal([{ type: 'loaded', size: 2, skipped: 3 }])
+      expect(events).to.deep.equal([{ type: 'loaded', size: 2, skipped: 3, dropped: 0 }])
       checkInvariants(book)
       await book.stop()
     })
