@@ -21,6 +21,8 @@ export interface TargetConfig {
   pex?: boolean
   /** The address book's file (with `pex`). @default none: the book lives in memory */
   addrBookFile?: string
+  /** AddrBookLimits fields (JSON) for the target's address book (with `pex`). @default the book's defaults (non-strict) */
+  bookLimits?: Record<string, unknown>
   /** PexReactorInit fields (JSON) for the target's PEX reactor. */
   pexInit?: Record<string, unknown>
   /** Extra node flags, e.g. ['--expose-gc']. */
