@@ -3,6 +3,8 @@
  *
  * ```
  * node --import tsx bench/sim/run.ts [--nodes 1000] [--minutes 60] [--seed bench] [--latency 5] [--spread 60000] [--ping ms] [--json <file>]
+ * node --import tsx bench/sim/run.ts --nodes 10000 --faults            # with the standard fault mix (args.ts)
+ * node --import tsx bench/sim/run.ts --chaos --crashes 100 --attackers 0.05 ...   # any chaos (the replay of a failed invariant)
  * ```
  *
  * Builds a network of real Switch + PEX nodes bootstrapped from one seed over the in-memory transport, runs it
@@ -10,38 +12,21 @@
  * convergence curve (virtual time until 50 %, 90 %, 99 % and all of the nodes were at their outbound target).
  * A measurement, not a test: it exits 0 whatever the figures.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync, readFileSync } from 'node:fs'
 import * as os from 'node:os'
+import { chaosFlags } from '../../lib/testing/chaos.js'
 import { Simulation } from '../../lib/testing/simulation.js'
+import { parseSimArgs, simInit, USAGE } from './args.js'
 
-interface Args { nodes: number, minutes: number, seed: string, latency: number, spread: number, ping?: number, json?: string }
-
-function parseArgs (argv: string[]): Args {
-  const a: Args = { nodes: 1000, minutes: 60, seed: 'bench', latency: 5, spread: 60000 }
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!
-    const value = (): string => {
-      const v = argv[++i]
-      if (v === undefined) throw new Error(`${flag} needs a value`)
-      return v
-    }
-    switch (flag) {
-      case '--nodes': a.nodes = Number(value()); break
-      case '--minutes': a.minutes = Number(value()); break
-      case '--seed': a.seed = value(); break
-      case '--latency': a.latency = Number(value()); break
-      case '--spread': a.spread = Number(value()); break
-      case '--ping': a.ping = Number(value()); break
-      case '--json': a.json = value(); break
-      case '--help': case '-h':
-        console.log('usage: npm run bench:sim -- [--nodes N] [--minutes M] [--seed S] [--latency ms] [--spread ms] [--json file]')
-        process.exit(0)
-        break
-      default: throw new Error(`unknown argument ${flag} (try --help)`)
-    }
+function parseArgs (argv: string[]): ReturnType<typeof parseSimArgs> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE)
+    process.exit(0)
   }
-  return a
+  return parseSimArgs(argv)
 }
+
+const mib = (bytes: number): number => Math.round(bytes / 2 ** 20)
 
 /** CPU seconds of this process's main thread (Linux /proc; GC and worker threads left out), or undefined elsewhere. */
 function mainThreadCpuS (): number | undefined {
@@ -62,25 +47,30 @@ function fmt (ms: number | undefined): string {
 async function main (): Promise<void> {
   const args = parseArgs(process.argv.slice(2))
   const cpus = os.cpus()
-  console.log(`# network simulation: ${args.nodes} nodes (1 seed), ${args.minutes} virtual min, seed ${JSON.stringify(args.seed)}, latency ${args.latency} ms`)
+  console.log(`# network simulation: ${args.nodes} nodes (${args.seeds ?? 1} seed), ${args.minutes} virtual min, seed ${JSON.stringify(args.seed)}, latency ${args.latency ?? 5} ms`)
+  if (args.chaos !== undefined) console.log(`chaos: --chaos ${chaosFlags(args.chaos).join(' ')}`)
   console.log(`node ${process.version}, ${os.platform()} ${os.release()}, ${cpus.length} × ${cpus[0]?.model ?? '?'}`)
   const t0 = performance.now()
   const cpu0 = mainThreadCpuS()
   const proc0 = process.cpuUsage()
-  const sim = await Simulation.create({
-    size: args.nodes,
-    seed: args.seed,
-    latencyMs: args.latency,
-    startSpreadMs: args.spread,
-    switchInit: () => args.ping === undefined ? {} : { mconnection: { pingIntervalMs: args.ping } }
-  })
+  const sim = await Simulation.create(simInit(args))
   const built = performance.now()
   const step = 60_000
   const rows: string[] = []
+  const rssAt: number[] = []
   for (let m = 1; m <= args.minutes; m++) {
-    await sim.advance(step)
+    try {
+      await sim.advance(step)
+    } catch (err) {
+      console.error(String((err as Error).message ?? err))
+      process.exit(1)
+    }
     const s = sim.stats()
-    const line = `t=${String(m).padStart(3)} min  at target ${String(s.atTarget).padStart(5)}/${s.nodes}  knows ≥90% ${String(s.learned90).padStart(5)}/${s.nodes}  actions ${s.actions}  wall ${((performance.now() - t0) / 1000).toFixed(1)} s`
+    const c = sim.chaosStats()
+    const rss = process.memoryUsage().rss
+    rssAt.push(rss)
+    const chaosPart = c === undefined ? '' : `  crashes ${c.crashes} leaves ${c.leaves} partitions ${c.partitions} cut ${c.cutConnections} book junk ${(c.attackerBookShare.mean * 100).toFixed(1)}%`
+    const line = `t=${String(m).padStart(3)} min  at target ${String(s.atTarget).padStart(5)}/${s.nodes}  knows ≥90% ${String(s.learned90).padStart(5)}/${s.nodes}  actions ${s.actions}  rss ${mib(rss)} MiB${chaosPart}  wall ${((performance.now() - t0) / 1000).toFixed(1)} s`
     rows.push(line)
     process.stderr.write(line + '\n')
   }
@@ -88,6 +78,8 @@ async function main (): Promise<void> {
   const cpu1 = mainThreadCpuS()
   const proc1 = process.cpuUsage(proc0)
   const s = sim.stats()
+  const c = sim.chaosStats()
+  const components = c === undefined ? undefined : sim.honestComponents()
   const digest = sim.digest()
   await sim.stop()
   const wallS = (ran - t0) / 1000
@@ -106,8 +98,20 @@ async function main (): Promise<void> {
   console.log(`| 50 / 90 / 99 % of nodes know ≥ 90 % of the network | ${fmt(s.learned.p50)} / ${fmt(s.learned.p90)} / ${fmt(s.learned.p99)} |`)
   console.log(`| at the end: at target / know ≥ 90 % | ${s.atTarget}/${s.nodes} / ${s.learned90}/${s.nodes} |`)
   console.log(`| trace digest | ${digest.slice(0, 16)}… |`)
-  console.log(`| peak RSS | ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB |`)
-  if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ args, wallS, mainThreadCpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, stats: s, digest, minutes: rows }, null, 2))
+  const peakRss = process.resourceUsage().maxRSS * 1024
+  console.log(`| peak RSS | ${mib(peakRss)} MiB |`)
+  if (c !== undefined) {
+    console.log(`| chaos: crashes / leaves / restarts | ${c.crashes} / ${c.leaves} / ${c.restarts} |`)
+    console.log(`| chaos: partitions / heals, virtual s until the honest graph was whole again | ${c.partitions} / ${c.heals}, ${c.reconnectMs.map((ms) => (ms / 1000).toFixed(0)).join(', ') || '–'} |`)
+    console.log(`| chaos: connections cut / chunks lost / squatting connections | ${c.cutConnections} / ${c.droppedChunks} / ${c.squatConnections} |`)
+    console.log(`| invariant checks / violations | ${c.checks} / ${c.violations.length} |`)
+    console.log(`| most peers of an honest node (outbound / inbound) | ${c.maxPeers.outbound} / ${c.maxPeers.inbound} |`)
+    console.log(`| most bytes held by an honest node for its connections / by an attacker | ${c.maxBufferedBytes} / ${c.maxAttackerBufferedBytes} |`)
+    console.log(`| most messages queued by an honest node | ${c.maxQueuedMessages} |`)
+    console.log(`| share of honest books that is junk or attackers (mean at the end / max) | ${(c.attackerBookShare.mean * 100).toFixed(1)} % / ${(c.attackerBookShare.max * 100).toFixed(1)} % |`)
+    console.log(`| honest graph at the end (non-seed nodes up ≥ 1 min) | ${components!.components} component(s), ${components!.nodes} nodes, largest ${components!.largest} |`)
+  }
+  if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ args, wallS, peakRssMiB: mib(peakRss), rssMiB: rssAt.map(mib), mainThreadCpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, stats: s, chaos: c === undefined ? undefined : { ...c, violations: c.violations.map((v) => v.message) }, digest, minutes: rows }, null, 2))
 }
 
 main().catch((err: unknown) => {

@@ -72,6 +72,8 @@ export interface FaultCounts {
   chunksSent: number
   /** Bytes written by us (before faults). */
   bytesSent: number
+  /** Bytes handed to the inner connection (after faults: what left this end). */
+  bytesForwarded: number
   /** Chunks received from the inner connection (before faults). */
   chunksReceived: number
   /** Bytes received from the inner connection (before faults). */
@@ -258,9 +260,8 @@ class Lane {
  */
 export class FaultyConnection extends AbstractDuplex {
   readonly #inner: DuplexConnection
-  readonly #scheduler: SchedulerLike
   readonly #counts: FaultCounts = {
-    chunksSent: 0, bytesSent: 0, chunksReceived: 0, bytesReceived: 0, dropped: 0, duplicated: 0, corrupted: 0, delayed: 0, cut: false
+    chunksSent: 0, bytesSent: 0, bytesForwarded: 0, chunksReceived: 0, bytesReceived: 0, dropped: 0, duplicated: 0, corrupted: 0, delayed: 0, cut: false
   }
 
   readonly #send: Lane
@@ -275,12 +276,11 @@ export class FaultyConnection extends AbstractDuplex {
     this.#inner = inner
     const scheduler = init.scheduler ?? asyncScheduler
     const random = init.random ?? Math.random
-    this.#scheduler = scheduler
     this.#hwm = init.highWaterMark ?? 65536
     if (inner.remoteAddress !== undefined) this.remoteAddress = inner.remoteAddress
     if (inner.localAddress !== undefined) this.localAddress = inner.localAddress
     const cut = (): void => { this.cut() }
-    this.#send = new Lane(init.send ?? {}, scheduler, random, this.#counts, (c) => { inner.write(c) }, cut, () => { this.#maybeDrain() })
+    this.#send = new Lane(init.send ?? {}, scheduler, random, this.#counts, (c) => { this.#counts.bytesForwarded += c.byteLength; inner.write(c) }, cut, () => { this.#maybeDrain() })
     this.#receive = new Lane(init.receive ?? {}, scheduler, random, this.#counts, (c) => { this.push(c) }, cut, () => {})
     this.#subs.push(inner.source$.subscribe({
       next: (chunk) => {

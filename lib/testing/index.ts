@@ -12,8 +12,12 @@ export {
 export { TestNetwork, type TestNetworkInit } from './network.js'
 export {
   Simulation, SimulationScheduler, seededRandom,
-  type SimulationInit, type SimulationNode, type SimulationTraceEvent, type SimulationStats, type ConvergenceCurve
+  type SimulationInit, type SimulationNode, type SimulationTraceEvent, type SimulationStats, type ConvergenceCurve, type ChaosStats
 } from './simulation.js'
+export {
+  SimulationInvariantError, ATTACK_KINDS, CHAOS_FLAGS, GOSSIP_CHANNEL, chaosFlags, resolveChaos, poisonReactor, silentReactor, gossipReactor, randomNodeId,
+  type ChaosInit, type ResolvedChaos, type AttackKind, type SimulationInvariant
+} from './chaos.js'
 export {
   FaultyConnection, faultyTransport,
   type FaultPlan, type FaultStep, type FaultyConnectionInit, type FaultCounts, type FaultyConnectionContext

@@ -13,16 +13,25 @@
  */
 import { createHash, type Hash } from 'node:crypto'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { Subject, Subscription, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs'
+import { Observable, Subject, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs'
 import { NodeKey } from '../crypto/node-key.js'
+import { TransportError } from '../errors.js'
 import { AddrBook } from '../pex/addr-book.js'
+import type { AddrBookData, AddrBookStore } from '../pex/addr-book-file.js'
 import { pexReactor, type PexReactor, type PexReactorInit } from '../pex/pex-reactor.js'
 import type { PeerEvent } from '../switch/events.js'
 import type { Reactor } from '../switch/reactor.js'
 import type { TestNetwork } from './network.js'
 import { Switch, type SwitchInit } from '../switch/switch.js'
+import type { DuplexConnection } from '../transport/duplex.js'
 import { MemoryNetwork } from '../transport/memory.js'
 import { NetAddress, type NodeId } from '../transport/net-address.js'
+import type { Listener, Transport } from '../transport/transport.js'
+import {
+  ATTACK_KINDS, chaosFlags, gossipReactor, poisonReactor, resolveChaos, silentReactor, SimulationInvariantError,
+  type AttackKind, type ChaosInit, type ResolvedChaos, type SimulationInvariant
+} from './chaos.js'
+import { FaultyConnection, type FaultPlan } from './faulty-connection.js'
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness
@@ -284,6 +293,13 @@ export interface SimulationInit {
   /** The clock's start, in ms since the epoch. @default 1700000000000 */
   startTime?: number
   /**
+   * Faults and invariants (see {@link ChaosInit}): partitions that heal, lossy links, crashes, churn, attacker
+   * nodes, and checks of every honest node as the run goes. A failed invariant makes {@link Simulation.advance}
+   * and {@link Simulation.until} reject with a {@link SimulationInvariantError} that carries the replay command.
+   * @default undefined (no chaos: the links are plain in-memory pairs)
+   */
+  chaos?: ChaosInit
+  /**
    * Waits for a macrotask so that pending Promise jobs (the handshakes are async functions) run between two
    * virtual instants. @default `setImmediate` (one event-loop turn; no time passes)
    */
@@ -304,6 +320,48 @@ export interface SimulationNode {
   readonly isSeed: boolean
   /** Virtual ms after the simulation's start at which it starts. */
   readonly startAt: number
+  /** The attack it runs (chaos only; a poison node does not run its PEX reactor), or `undefined` for an honest node. */
+  readonly attack: AttackKind | undefined
+  /** How many times it was restarted (a restart replaces the node's entry with a fresh Switch and PEX reactor). */
+  readonly generation: number
+}
+
+/** What the chaos of a {@link Simulation} did and found (see {@link Simulation.chaosStats}). */
+export interface ChaosStats {
+  /** Crashes, graceful leaves and restarts so far. */
+  readonly crashes: number
+  /** Graceful leaves (churn). */
+  readonly leaves: number
+  /** Restarts. */
+  readonly restarts: number
+  /** Partitions begun and healed. */
+  readonly partitions: number
+  /** Partitions healed. */
+  readonly heals: number
+  /** Connections cut by a crash or a partition. */
+  readonly cutConnections: number
+  /** Chunks lost on lossy links. */
+  readonly droppedChunks: number
+  /** Raw connections opened by squatters. */
+  readonly squatConnections: number
+  /** Invariant checks run. */
+  readonly checks: number
+  /** The most bytes one honest node held for its connections at a check. */
+  readonly maxBufferedBytes: number
+  /** The most bytes one attacker held for its connections at a check (a silent node holds what its peers sent it). */
+  readonly maxAttackerBufferedBytes: number
+  /** The most messages one honest node had queued in its MConnections at a check. */
+  readonly maxQueuedMessages: number
+  /** The most outbound and inbound peers of one honest node at a check. */
+  readonly maxPeers: { readonly outbound: number, readonly inbound: number }
+  /** Share of the sampled honest books' entries that are not honest nodes: the last check's mean and the maximum seen. */
+  readonly attackerBookShare: { readonly mean: number, readonly max: number }
+  /** Connected components of the honest graph at the last reconnect check (1 = whole). */
+  readonly honestComponents: number | undefined
+  /** Virtual ms from each heal until the honest graph was whole again (checked at each invariant check). */
+  readonly reconnectMs: readonly number[]
+  /** Invariant failures (the first one also stops the run, unless `failOnViolation` is off). */
+  readonly violations: readonly SimulationInvariantError[]
 }
 
 /** A peer event of one node, as recorded in the trace. */
@@ -376,6 +434,78 @@ function nextEventLoopTurn (): Promise<void> {
   return new Promise<void>((resolve) => { setImmediate(resolve) })
 }
 
+/** A junk host for PEX poisoning: a random IP in 30.0.0.0 – 119.255.255.255 (nobody listens there; one /16 each, mostly). */
+function junkHost (random: () => number): string {
+  return `${30 + Math.floor(random() * 90)}.${Math.floor(random() * 256)}.${Math.floor(random() * 256)}.${1 + Math.floor(random() * 254)}`
+}
+
+/** The bookkeeping of a chaos run. */
+class ChaosState {
+  /** Live wrapped connections by the node that holds them. */
+  readonly conns: Array<Set<FaultyConnection>>
+  /** The node at the other end of each connection, and the connection there. */
+  readonly partner = new Map<FaultyConnection, FaultyConnection>()
+  /** Accepted connections waiting for their dialer's wrapper, by the dialer's `host:port`. */
+  readonly accepted = new Map<string, FaultyConnection>()
+  readonly indexByHost = new Map<string, number>()
+  /** Each node's side of the partition (0 when none). */
+  readonly side: Uint8Array
+  readonly down: boolean[]
+  readonly stopping: Array<Promise<void> | undefined>
+  readonly upSince: number[]
+  readonly books: Array<AddrBookData | undefined>
+  readonly squatOpen: number[]
+  readonly timers = new Subscription()
+  partitioned = false
+  healedAt: number | undefined
+  crashes = 0
+  leaves = 0
+  restarts = 0
+  partitions = 0
+  heals = 0
+  cutConnections = 0
+  droppedChunks = 0
+  squatConnections = 0
+  checks = 0
+  maxBufferedBytes = 0
+  maxAttackerBufferedBytes = 0
+  maxQueuedMessages = 0
+  maxOutbound = 0
+  maxInbound = 0
+  bookShareMean = 0
+  bookShareMax = 0
+  honestComponents: number | undefined
+  readonly reconnectMs: number[] = []
+  readonly violations: SimulationInvariantError[] = []
+
+  constructor (size: number, addresses: readonly NetAddress[]) {
+    this.conns = Array.from({ length: size }, () => new Set<FaultyConnection>())
+    this.side = new Uint8Array(size)
+    this.down = new Array<boolean>(size).fill(true)
+    this.stopping = new Array<Promise<void> | undefined>(size).fill(undefined)
+    this.upSince = new Array<number>(size).fill(Infinity)
+    this.books = new Array<AddrBookData | undefined>(size).fill(undefined)
+    this.squatOpen = new Array<number>(size).fill(0)
+    addresses.forEach((a, i) => this.indexByHost.set(a.host, i))
+  }
+
+  started (i: number, t: number): void {
+    this.down[i] = false
+    this.upSince[i] = t
+  }
+
+  /** Bytes node `i` holds for its connections: unread, delayed, or in flight towards it on the link. */
+  bufferedBytes (i: number): number {
+    let n = 0
+    for (const c of this.conns[i]!) {
+      n += c.bufferedBytes
+      const p = this.partner.get(c)
+      if (p !== undefined) n += Math.max(0, p.counts.bytesForwarded - c.counts.bytesReceived)
+    }
+    return n
+  }
+}
+
 class Curve {
   readonly #marks = [0.5, 0.9, 0.99, 1]
   readonly times: Array<number | undefined> = [undefined, undefined, undefined, undefined]
@@ -436,6 +566,15 @@ export class Simulation {
   readonly #atTargetCurve: Curve
   readonly #learnedCurve: Curve
   readonly #subs = new Subscription()
+  readonly #seed: string
+  readonly #seedAddresses: NetAddress[]
+  readonly #keys: NodeKey[]
+  readonly #addresses: NetAddress[]
+  readonly #nodes: SimulationNode[] = []
+  readonly #honest: boolean[]
+  readonly #chaos: ResolvedChaos | undefined
+  #failOnViolation = true
+  #chaosState: ChaosState | undefined
   #atTarget = 0
   #learned90 = 0
   #traceEvents = 0
@@ -463,46 +602,85 @@ export class Simulation {
     const hostOf = init.hostOf ?? defaultHost
     const spread = init.startSpreadMs ?? 0
     const startRandom = seededRandom(`${seed}/start`)
-    const keys = Array.from({ length: size }, (_, i) => NodeKey.fromSeed(sha256(new TextEncoder().encode(`${seed}/key/${i}`))))
-    const addresses = keys.map((k, i) => new NetAddress(k.id, hostOf(i), PORT))
-    const seedAddresses = addresses.slice(0, seeds)
-    const nodes: SimulationNode[] = []
-    for (let i = 0; i < size; i++) {
-      const isSeed = i < seeds
-      const address = addresses[i]!
-      this.#indexById.set(address.id, i)
-      const book = new AddrBook({
-        addrBookStrict: false,
-        random: seededRandom(`${seed}/book/${i}`),
-        scheduler: this.scheduler
-      })
-      let sw: Switch | undefined
-      const pex = pexReactor({
-        seeds: isSeed ? seedAddresses.filter((_, j) => j !== i) : seedAddresses,
-        ...init.pex?.(i),
-        book,
-        seedMode: isSeed,
-        random: seededRandom(`${seed}/pex/${i}`),
-        isPersistent: (a) => sw?.isPeerPersistent(a) ?? false
-      })
-      sw = new Switch({
-        moniker: `node${i}`,
-        network: init.network ?? 'rx-p2p-sim',
-        maxOutboundPeers: this.#targets,
-        maxInboundPeers: init.maxInboundPeers ?? 40,
-        dialRandomizerMs: 0,
-        ...init.switchInit?.(i),
-        reactors: [pex, ...(init.reactors?.(i) ?? [])],
-        nodeKey: keys[i]!,
-        transport: this.memory.transport(address.host),
-        listenAddress: { host: address.host, port: PORT },
-        scheduler: this.scheduler,
-        random: seededRandom(`${seed}/switch/${i}`)
-      })
-      const startAt = isSeed || spread <= 0 ? 0 : Math.floor(startRandom() * spread)
-      nodes.push({ index: i, switch: sw, pex, address, isSeed, startAt })
+    this.#seed = seed
+    this.#keys = Array.from({ length: size }, (_, i) => NodeKey.fromSeed(sha256(new TextEncoder().encode(`${seed}/key/${i}`))))
+    this.#addresses = this.#keys.map((k, i) => new NetAddress(k.id, hostOf(i), PORT))
+    this.#seedAddresses = this.#addresses.slice(0, seeds)
+    this.#chaos = init.chaos === undefined ? undefined : resolveChaos(init.chaos)
+    const attacks = new Array<AttackKind | undefined>(size).fill(undefined)
+    if (this.#chaos !== undefined && this.#chaos.attackers > 0) {
+      const order = Array.from({ length: size - seeds }, (_, k) => seeds + k)
+      const pick = seededRandom(`${seed}/attackers`)
+      for (let k = order.length - 1; k > 0; k--) {
+        const j = Math.floor(pick() * (k + 1))
+        ;[order[k], order[j]] = [order[j]!, order[k]!]
+      }
+      const n = Math.round(this.#chaos.attackers * order.length)
+      for (let k = 0; k < n; k++) attacks[order[k]!] = ATTACK_KINDS[k % ATTACK_KINDS.length]
     }
-    this.nodes = nodes
+    this.#honest = attacks.map((a) => a === undefined)
+    this.#nonSeeds = this.#honest.filter((h, i) => h && i >= seeds).length
+    this.#atTargetCurve = new Curve(this.#nonSeeds)
+    this.#learnedCurve = new Curve(this.#nonSeeds)
+    if (this.#chaos !== undefined) this.#chaosState = new ChaosState(size, this.#addresses)
+    for (let i = 0; i < size; i++) {
+      this.#indexById.set(this.#addresses[i]!.id, i)
+      const startAt = i < seeds || spread <= 0 ? 0 : Math.floor(startRandom() * spread)
+      this.#nodes.push(this.#buildNode(i, startAt, attacks[i], 0))
+    }
+    this.nodes = this.#nodes
+  }
+
+  #buildNode (i: number, startAt: number, attack: AttackKind | undefined, generation: number): SimulationNode {
+    const init = this.#init
+    const seed = this.#seed
+    const seeds = this.#seedAddresses.length
+    const isSeed = i < seeds
+    const address = this.#addresses[i]!
+    const gen = generation === 0 ? '' : `/${generation}`
+    const chaos = this.#chaosState
+    let store: AddrBookStore | undefined
+    if (chaos !== undefined) {
+      store = {
+        load: async () => chaos.books[i],
+        save: async (data: AddrBookData) => { chaos.books[i] = data }
+      }
+    }
+    const book = new AddrBook({
+      addrBookStrict: false,
+      random: seededRandom(`${seed}/book/${i}${gen}`),
+      scheduler: this.scheduler,
+      ...(store === undefined ? {} : { store })
+    })
+    let sw: Switch | undefined
+    const pex = pexReactor({
+      seeds: isSeed ? this.#seedAddresses.filter((_, j) => j !== i) : this.#seedAddresses,
+      ...init.pex?.(i),
+      book,
+      seedMode: isSeed,
+      random: seededRandom(`${seed}/pex/${i}${gen}`),
+      isPersistent: (a) => sw?.isPeerPersistent(a) ?? false
+    })
+    let own: Reactor[] = [pex]
+    if (attack === 'poison') own = [poisonReactor(seededRandom(`${seed}/poison/${i}${gen}`), junkHost)]
+    else if (attack === 'silent') own = [pex, silentReactor()]
+    const conf = this.#chaos
+    if (conf !== undefined && conf.gossipBytes > 0 && attack !== 'poison') own.push(gossipReactor(conf.gossipBytes, conf.gossipEveryMs))
+    sw = new Switch({
+      moniker: `node${i}`,
+      network: init.network ?? 'rx-p2p-sim',
+      maxOutboundPeers: this.#targets,
+      maxInboundPeers: init.maxInboundPeers ?? 40,
+      dialRandomizerMs: 0,
+      ...init.switchInit?.(i),
+      reactors: [...own, ...(init.reactors?.(i) ?? [])],
+      nodeKey: this.#keys[i]!,
+      transport: chaos === undefined ? this.memory.transport(address.host) : this.#chaosTransport(i),
+      listenAddress: { host: address.host, port: PORT },
+      scheduler: this.scheduler,
+      random: seededRandom(`${seed}/switch/${i}${gen}`)
+    })
+    return { index: i, switch: sw, pex, address, isSeed, startAt, attack, generation }
   }
 
   /**
@@ -515,15 +693,18 @@ export class Simulation {
     for (const node of sim.nodes) {
       sim.scheduler.schedule(() => {
         node.switch.start().catch((err: unknown) => { sim.#error ??= err })
+        sim.#chaosState?.started(node.index, sim.now())
       }, node.startAt)
     }
+    if (sim.#chaos !== undefined) sim.#startChaos(sim.#chaos)
     return sim
   }
 
   #watch (node: SimulationNode): void {
     const i = node.index
-    this.#subs.add(node.switch.peerEvents$.subscribe((e) => { this.#onPeerEvent(i, node.isSeed, e) }))
-    if (!node.isSeed) {
+    const counted = !node.isSeed && node.attack === undefined
+    this.#subs.add(node.switch.peerEvents$.subscribe((e) => { this.#onPeerEvent(i, !counted, e) }))
+    if (counted) {
       const book = node.pex.book
       this.#subs.add(book.events$.subscribe(() => {
         const ok = book.size >= this.#learnThreshold
@@ -535,7 +716,7 @@ export class Simulation {
     }
   }
 
-  #onPeerEvent (i: number, isSeed: boolean, e: PeerEvent): void {
+  #onPeerEvent (i: number, uncounted: boolean, e: PeerEvent): void {
     const t = this.now()
     let peer = -1
     let outbound: boolean | undefined
@@ -546,7 +727,7 @@ export class Simulation {
         peer = this.#indexById.get(e.peer.id) ?? -1
         outbound = e.peer.isOutbound
         if (e.type === 'removed') reason = e.reason?.name ?? 'graceful'
-        if (outbound && !isSeed) {
+        if (outbound && !uncounted) {
           const before = this.#outbound[i]!
           const after = before + (e.type === 'added' ? 1 : -1)
           this.#outbound[i] = after
@@ -626,6 +807,7 @@ export class Simulation {
   async stop (): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
+    this.#chaosState?.timers.unsubscribe()
     let done = false
     const all = Promise.all(this.nodes.map(async (n) => { await n.switch.stop(); await n.pex.stopped() })).finally(() => { done = true })
     all.catch(() => {})
@@ -635,6 +817,378 @@ export class Simulation {
     this.#trace.complete()
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Chaos
+
+  /** The transport of node `i` in a chaos run: partitions refuse dials, every connection is wrapped and registered. */
+  #chaosTransport (i: number): Transport {
+    const chaos = this.#chaosState!
+    const conf = this.#chaos!
+    const inner = this.memory.transport(this.#addresses[i]!.host)
+    const plan: FaultPlan = {}
+    if (conf.linkLoss > 0) plan.drop = conf.linkLoss
+    if (conf.linkJitterMs > 0) plan.jitterMs = conf.linkJitterMs
+    const random = seededRandom(`${this.#seed}/link/${i}`)
+    const wrap = (conn: DuplexConnection): FaultyConnection => {
+      const f = new FaultyConnection(conn, { scheduler: this.scheduler, random, send: plan })
+      chaos.conns[i]!.add(f)
+      f.closed$.subscribe(() => {
+        chaos.conns[i]!.delete(f)
+        chaos.partner.delete(f)
+        chaos.droppedChunks += f.counts.dropped
+      })
+      return f
+    }
+    return {
+      dial: async (addr, options) => {
+        const j = chaos.indexByHost.get(addr.host)
+        if (j !== undefined && chaos.side[i] !== chaos.side[j]) throw new TransportError(`dial ${addr.host}:${addr.port}: network unreachable (partition)`)
+        const conn = await inner.dial(addr, options)
+        const f = wrap(conn)
+        const local = conn.localAddress
+        const key = local === undefined ? '' : `${local.host}:${local.port}`
+        const other = chaos.accepted.get(key)
+        if (other !== undefined) {
+          chaos.accepted.delete(key)
+          chaos.partner.set(f, other)
+          chaos.partner.set(other, f)
+        }
+        return f
+      },
+      listen: async (addr) => {
+        const listener = await inner.listen(addr)
+        const connections$ = new Observable<DuplexConnection>((subscriber) => listener.connections$.subscribe({
+          next: (conn) => {
+            const f = wrap(conn)
+            const remote = conn.remoteAddress
+            if (remote !== undefined) chaos.accepted.set(`${remote.host}:${remote.port}`, f)
+            subscriber.next(f)
+          },
+          error: (err: unknown) => { subscriber.error(err) },
+          complete: () => { subscriber.complete() }
+        }))
+        const wrapped: Listener = { address: listener.address, connections$, close: async () => { await listener.close() } }
+        return wrapped
+      }
+    }
+  }
+
+  #chaosEvent (line: string): void {
+    this.#hash.update(`${this.now()}|chaos|${line}\n`)
+  }
+
+  #startChaos (conf: ResolvedChaos): void {
+    const chaos = this.#chaosState!
+    const sim = this
+    const random = seededRandom(`${this.#seed}/chaos`)
+    const every = (ms: number, work: () => void): void => {
+      chaos.timers.add(this.scheduler.schedule(function () {
+        work()
+        this.schedule(undefined, ms)
+      }, ms))
+    }
+    const poisson = (perHour: number, work: () => void): void => {
+      if (perHour <= 0) return
+      const next = (): number => Math.max(1, Math.round(-Math.log(1 - random()) * 3_600_000 / perHour))
+      chaos.timers.add(this.scheduler.schedule(function () {
+        work()
+        this.schedule(undefined, next())
+      }, next()))
+    }
+    const pickRunning = (): number | undefined => {
+      const candidates = this.#nodes.filter((n) => !n.isSeed && n.attack === undefined && !chaos.down[n.index])
+      return candidates.length === 0 ? undefined : candidates[Math.floor(random() * candidates.length)]!.index
+    }
+    poisson(conf.crashesPerHour, () => { const i = pickRunning(); if (i !== undefined) this.crash(i) })
+    poisson(conf.churnPerHour, () => { const i = pickRunning(); if (i !== undefined) this.leave(i) })
+    if (conf.partitionEveryMs > 0) {
+      every(conf.partitionEveryMs, () => {
+        if (chaos.partitioned) return
+        const honest = this.#nodes.filter((n) => n.attack === undefined).map((n) => n.index)
+        const sideB = honest.filter(() => random() < conf.partitionShare)
+        this.partition(sideB)
+        chaos.timers.add(this.scheduler.schedule(() => { this.heal() }, conf.partitionMs))
+      })
+    }
+    every(conf.checkEveryMs, () => { this.#check(conf) })
+    for (const node of this.#nodes) {
+      if (node.attack === 'squat') {
+        const i = node.index
+        chaos.timers.add(this.scheduler.schedule(function () {
+          sim.#squat(i, conf.squatConnections, random)
+          this.schedule(undefined, 2_000)
+        }, node.startAt + 1_000))
+      }
+    }
+  }
+
+  #squat (i: number, want: number, random: () => number): void {
+    const chaos = this.#chaosState!
+    if (chaos.down[i] || this.#stopped) return
+    const honest = this.#nodes.filter((n) => n.attack === undefined)
+    while (chaos.squatOpen[i]! < want && honest.length > 0) {
+      const target = honest[Math.floor(random() * honest.length)]!.address
+      chaos.squatOpen[i]!++
+      chaos.squatConnections++
+      const transport = this.#squatTransports[i] ??= this.#chaosTransport(i)
+      transport.dial({ host: target.host, port: target.port }).then((conn) => {
+        // never a byte: the target's handshake deadline closes it, and the loop opens another
+        conn.closed$.subscribe(() => { chaos.squatOpen[i]!-- })
+      }, () => { chaos.squatOpen[i]!-- })
+    }
+  }
+
+  readonly #squatTransports: Array<Transport | undefined> = []
+
+  /**
+   * Crashes node `index` now: every connection it has is reset (its peers see a `TransportError`, nothing is
+   * flushed), then its Switch stops. It starts again after `restartAfterMs` with the book it last saved.
+   */
+  crash (index: number): void {
+    const chaos = this.#requireChaos()
+    if (chaos.down[index]) return
+    chaos.crashes++
+    this.#chaosEvent(`crash|${index}`)
+    chaos.down[index] = true
+    for (const c of [...chaos.conns[index]!]) {
+      chaos.cutConnections++
+      c.cut()
+    }
+    this.#takeDown(index)
+  }
+
+  /** Node `index` leaves gracefully now (its Switch stops, its book is saved); it comes back after `restartAfterMs`. */
+  leave (index: number): void {
+    const chaos = this.#requireChaos()
+    if (chaos.down[index]) return
+    chaos.leaves++
+    this.#chaosEvent(`leave|${index}`)
+    chaos.down[index] = true
+    this.#takeDown(index)
+  }
+
+  #takeDown (index: number): void {
+    const chaos = this.#chaosState!
+    const node = this.#nodes[index]!
+    const stopping = (async () => { await node.switch.stop(); await node.pex.stopped() })()
+    stopping.catch((err: unknown) => { this.#error ??= err })
+    chaos.stopping[index] = stopping
+    let settled = false
+    stopping.finally(() => { settled = true }).catch(() => {})
+    const restart = (): void => {
+      if (this.#stopped) return
+      if (!settled) {
+        chaos.timers.add(this.scheduler.schedule(restart, 1_000))
+        return
+      }
+      this.#restart(index)
+    }
+    chaos.timers.add(this.scheduler.schedule(restart, this.#chaos!.restartAfterMs))
+  }
+
+  #restart (index: number): void {
+    const chaos = this.#chaosState!
+    const old = this.#nodes[index]!
+    const node = this.#buildNode(index, old.startAt, old.attack, old.generation + 1)
+    this.#nodes[index] = node
+    chaos.restarts++
+    this.#chaosEvent(`restart|${index}`)
+    this.#watch(node)
+    node.switch.start().catch((err: unknown) => { this.#error ??= err })
+    chaos.started(index, this.now())
+  }
+
+  /**
+   * Cuts `sideB` off from every other node now: connections between the two sides are reset and dials across
+   * are refused (`TransportError`) until {@link Simulation.heal}.
+   */
+  partition (sideB: readonly number[]): void {
+    const chaos = this.#requireChaos()
+    chaos.side.fill(0)
+    for (const i of sideB) chaos.side[i] = 1
+    chaos.partitioned = true
+    chaos.healedAt = undefined
+    chaos.partitions++
+    this.#chaosEvent(`partition|${sideB.length}`)
+    for (let i = 0; i < chaos.conns.length; i++) {
+      for (const c of [...chaos.conns[i]!]) {
+        const j = c.remoteAddress === undefined ? undefined : chaos.indexByHost.get(c.remoteAddress.host)
+        if (j !== undefined && chaos.side[i] !== chaos.side[j]) {
+          chaos.cutConnections++
+          c.cut()
+        }
+      }
+    }
+  }
+
+  /** Ends the partition: dials across succeed again. The honest graph must be whole within `reconnectWithinMs`. */
+  heal (): void {
+    const chaos = this.#requireChaos()
+    if (!chaos.partitioned) return
+    chaos.side.fill(0)
+    chaos.partitioned = false
+    chaos.heals++
+    chaos.healedAt = this.now()
+    this.#chaosEvent('heal')
+  }
+
+  /** Whether node `index` is down (crashed or left, not yet restarted). Always false without chaos. */
+  isDown (index: number): boolean {
+    return this.#chaosState?.down[index] ?? false
+  }
+
+  /**
+   * The connected components of the graph of honest running non-seed nodes that have been up for at least
+   * `minUpMs`, their peers as edges (1 = the honest part of the network is whole). Seeds are left out: in seed
+   * mode they hang up on every peer once it has its answer.
+   */
+  honestComponents (minUpMs = 60_000): { components: number, nodes: number, largest: number } {
+    const chaos = this.#chaosState
+    const now = this.now()
+    const n = this.#nodes.length
+    const parent = Int32Array.from({ length: n }, (_, i) => i)
+    const find = (x: number): number => {
+      while (parent[x] !== x) {
+        parent[x] = parent[parent[x]!]!
+        x = parent[x]!
+      }
+      return x
+    }
+    const seeds = this.#seedAddresses.length
+    const eligible = (i: number): boolean => i >= seeds && this.#honest[i]! && (chaos === undefined || (!chaos.down[i] && now - chaos.upSince[i]! >= minUpMs))
+    let nodes = 0
+    for (let i = 0; i < n; i++) {
+      if (!eligible(i)) continue
+      nodes++
+      for (const p of this.#nodes[i]!.switch.peers) {
+        const j = this.#indexById.get(p.id)
+        if (j !== undefined && eligible(j)) parent[find(i)] = find(j)
+      }
+    }
+    const sizes = new Map<number, number>()
+    for (let i = 0; i < n; i++) if (eligible(i)) sizes.set(find(i), (sizes.get(find(i)) ?? 0) + 1)
+    return { components: sizes.size, nodes, largest: Math.max(0, ...sizes.values()) }
+  }
+
+  /** What the chaos did and found so far; `undefined` without chaos. */
+  chaosStats (): ChaosStats | undefined {
+    const c = this.#chaosState
+    if (c === undefined) return undefined
+    let dropped = c.droppedChunks
+    for (const set of c.conns) for (const f of set) dropped += f.counts.dropped
+    return {
+      crashes: c.crashes,
+      leaves: c.leaves,
+      restarts: c.restarts,
+      partitions: c.partitions,
+      heals: c.heals,
+      cutConnections: c.cutConnections,
+      droppedChunks: dropped,
+      squatConnections: c.squatConnections,
+      checks: c.checks,
+      maxBufferedBytes: c.maxBufferedBytes,
+      maxAttackerBufferedBytes: c.maxAttackerBufferedBytes,
+      maxQueuedMessages: c.maxQueuedMessages,
+      maxPeers: { outbound: c.maxOutbound, inbound: c.maxInbound },
+      attackerBookShare: { mean: c.bookShareMean, max: c.bookShareMax },
+      honestComponents: c.honestComponents,
+      reconnectMs: [...c.reconnectMs],
+      violations: [...c.violations]
+    }
+  }
+
+  /** Whether a failed invariant stops the run (the default) or is only recorded in {@link Simulation.chaosStats}. */
+  set failOnViolation (value: boolean) {
+    this.#failOnViolation = value
+  }
+
+  /** The command line that replays this run from its start up to now (`npm run bench:sim -- …`). */
+  replayCommand (): string {
+    const init = this.#init
+    const args = ['--nodes', String(init.size), '--seed', JSON.stringify(this.#seed), '--minutes', String(Math.max(1, Math.ceil(this.now() / 60_000)))]
+    if (init.seeds !== undefined) args.push('--seeds', String(init.seeds))
+    if (init.latencyMs !== undefined) args.push('--latency', String(init.latencyMs))
+    args.push('--spread', String(init.startSpreadMs ?? 0))
+    if (init.maxOutboundPeers !== undefined) args.push('--outbound', String(init.maxOutboundPeers))
+    if (init.maxInboundPeers !== undefined) args.push('--inbound', String(init.maxInboundPeers))
+    if (init.chaos !== undefined) args.push('--chaos', ...chaosFlags(init.chaos))
+    return `npm run bench:sim -- ${args.join(' ')}`
+  }
+
+  #requireChaos (): ChaosState {
+    if (this.#chaosState === undefined) throw new RangeError('this simulation has no chaos (SimulationInit.chaos)')
+    return this.#chaosState
+  }
+
+  #violation (invariant: SimulationInvariant, node: number, detail: string): void {
+    const chaos = this.#chaosState!
+    const err = new SimulationInvariantError(invariant, node, this.now(), detail, this.replayCommand())
+    chaos.violations.push(err)
+    this.#chaosEvent(`violation|${invariant}|${node}`)
+    if (this.#failOnViolation) this.#error ??= err
+  }
+
+  #check (conf: ResolvedChaos): void {
+    const chaos = this.#chaosState!
+    if (this.#stopped) return
+    chaos.checks++
+    const maxIn = this.#init.maxInboundPeers ?? 40
+    const honestIds = this.#indexById
+    let shareSum = 0
+    let shareN = 0
+    // The books: a sample of at most 64 honest nodes per check, a different one each time.
+    const stride = Math.max(1, Math.floor(this.#nodes.length / 64))
+    const offset = chaos.checks % stride
+    for (const node of this.#nodes) {
+      const i = node.index
+      if (chaos.down[i]) continue
+      if (node.attack !== undefined) {
+        const b = chaos.bufferedBytes(i)
+        if (b > chaos.maxAttackerBufferedBytes) chaos.maxAttackerBufferedBytes = b
+        continue
+      }
+      const counts = node.switch.numPeers()
+      if (counts.outbound > chaos.maxOutbound) chaos.maxOutbound = counts.outbound
+      if (counts.inbound > chaos.maxInbound) chaos.maxInbound = counts.inbound
+      if (counts.outbound > this.#targets || counts.inbound > maxIn) {
+        this.#violation('peer-limits', i, `${counts.outbound} outbound (limit ${this.#targets}), ${counts.inbound} inbound (limit ${maxIn})`)
+      }
+      const buffered = chaos.bufferedBytes(i)
+      if (buffered > chaos.maxBufferedBytes) chaos.maxBufferedBytes = buffered
+      if (buffered > conf.maxBufferedBytesPerNode) this.#violation('buffered-bytes', i, `${buffered} bytes held for its connections (bound ${conf.maxBufferedBytesPerNode})`)
+      let queued = 0
+      for (const p of node.switch.peers) for (const ch of p.status().channels) queued += ch.sendQueueSize
+      if (queued > chaos.maxQueuedMessages) chaos.maxQueuedMessages = queued
+      if (!node.isSeed && i % stride === offset && node.pex.book.size > 0) {
+        let foreign = 0
+        let total = 0
+        for (const e of node.pex.book.entries()) {
+          total++
+          const j = honestIds.get(e.addr.id)
+          if (j === undefined || !this.#honest[j]) foreign++
+        }
+        const share = foreign / total
+        shareSum += share
+        shareN++
+        if (share > chaos.bookShareMax) chaos.bookShareMax = share
+        if (share > conf.maxAttackerBookShare) this.#violation('book-share', i, `${(share * 100).toFixed(1)} % of its ${total} book entries are not honest nodes (bound ${(conf.maxAttackerBookShare * 100).toFixed(1)} %)`)
+      }
+    }
+    if (shareN > 0) chaos.bookShareMean = shareSum / shareN
+    if (chaos.healedAt !== undefined && conf.reconnectWithinMs > 0) {
+      const { components } = this.honestComponents()
+      chaos.honestComponents = components
+      const since = this.now() - chaos.healedAt
+      if (components <= 1) {
+        chaos.reconnectMs.push(since)
+        chaos.healedAt = undefined
+      } else if (since > conf.reconnectWithinMs) {
+        chaos.healedAt = undefined
+        this.#violation('reconnect', -1, `the honest nodes are still ${components} components ${(since / 1000).toFixed(0)} virtual s after the partition healed (bound ${(conf.reconnectWithinMs / 1000).toFixed(0)} s)`)
+      }
+    }
+  }
+
   async #drive (done: () => boolean, limit: number): Promise<void> {
     const yieldFn = this.#init.yieldToEventLoop ?? nextEventLoopTurn
     const scheduler = this.scheduler
@@ -642,7 +1196,12 @@ export class Simulation {
     for (;;) {
       await yieldFn()
       this.#turns++
-      if (this.#error !== undefined) throw this.#error
+      if (this.#error !== undefined) {
+        const err = this.#error
+        // a failed invariant is reported once (it stays in chaosStats().violations); the run may go on or stop
+        if (err instanceof SimulationInvariantError) this.#error = undefined
+        throw err
+      }
       if (done()) return
       const next = scheduler.nextTime()
       if (next === undefined) {
