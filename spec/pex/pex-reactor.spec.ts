@@ -8,7 +8,7 @@ import { PEX_CHANNEL, pexReactor, type PexEvent } from '../../lib/pex/pex-reacto
 import { ZERO_TIME, timeFromMs, type KnownAddressInfo } from '../../lib/pex/known-address.js'
 import type { Reactor } from '../../lib/switch/reactor.js'
 import type { PeerEvent } from '../../lib/switch/events.js'
-import { envelope, peerAdded, peerRemoved, runReactor } from '../../lib/testing/reactor.js'
+import { envelope, fakePeer, peerAdded, peerRemoved, runReactor } from '../../lib/testing/reactor.js'
 import { NetAddress } from '../../lib/transport/net-address.js'
 import { decodePexMessage, encodePexAddrs } from '../../lib/wire/pex.js'
 import {
@@ -68,6 +68,37 @@ describe('pex/pexReactor', () => {
         const events$ = hot<PeerEvent>('-a', { a: peerAdded(pexPeer('out', '30.0.0.1', true)) })
         expectObservable(runReactor(pex, { peerEvents$: events$, scheduler: ts, nodeInfo: US, maxOutboundPeers: 0 }), '^ 100ms !').toBe('')
       })
+    })
+  })
+
+  describe('the source of an address is the IP we saw, not the one a peer reports (rx-p2p; tendermint#4846)', () => {
+    it('an inbound peer\'s self-reported address goes into the book with the IP it connected from as its source', async () => {
+      const vts = clock()
+      const book = await startedBook(vts, { addrBookStrict: true })
+      // connects from 31.0.0.1:51234, reports 40.1.0.1:26656
+      const inb = fakePeer('liar', { channels: [PEX_CHANNEL.id], remoteAddress: { host: '31.0.0.1', port: 51234 }, nodeInfo: { listenAddr: '40.1.0.1:26656' } })
+      const r = drive(pexReactor({ book, random: seededRandom(3) }), vts, { durationMs: 100, maxOutboundPeers: 0 }, (h) => {
+        h.at(0, () => { h.event(peerAdded(inb)) })
+      })
+      const reported = new NetAddress(inb.id, '40.1.0.1', 26656)
+      const seen = new NetAddress(inb.id, '31.0.0.1', 51234)
+      expect(book.get(inb.id)!.addr.toString()).to.equal(reported.toString())
+      expect(book.get(inb.id)!.src.toString()).to.equal(seen.toString())
+      expect(r.gossip.map((l) => [l.address.toString(), l.source.toString(), l.result])).to.deep.equal([[reported.toString(), seen.toString(), 'added']])
+    })
+
+    it('addresses a peer sends are sourced to the IP it connected from, whatever its listen_addr says', async () => {
+      const vts = clock()
+      const book = await startedBook(vts, { addrBookStrict: true })
+      const teller = fakePeer('teller', { outbound: true, channels: [PEX_CHANNEL.id], remoteAddress: { host: '36.0.0.1', port: 26656 }, nodeInfo: { listenAddr: '77.7.0.1:26656' } })
+      drive(pexReactor({ book, random: seededRandom(8) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
+        h.at(0, () => { h.event(peerAdded(teller)) })
+        h.at(20, () => { h.envelope(teller, addrsMessage([addr(1), addr(2)])) })
+      })
+      for (const a of [addr(1), addr(2)]) {
+        expect(book.get(a.id)!.src.toString()).to.equal(new NetAddress(teller.id, '36.0.0.1', 26656).toString())
+        expect(book.get(a.id)!.src.groupKey()).to.equal('36.0.0.0')
+      }
     })
   })
 
@@ -171,7 +202,7 @@ describe('pex/pexReactor', () => {
       expect(book.hasAddress(addr(1))).to.equal(false)
     })
 
-    it('adds an answer to the book with the sender\'s self-reported address as source, emits each on gossip$, and treats a second list as unsolicited', async () => {
+    it('adds an answer to the book with the sender\'s address as source, emits each on gossip$, and treats a second list as unsolicited', async () => {
       const vts = clock()
       const book = await startedBook(vts)
       const frank = pexPeer('frank', '36.0.0.1', true)
