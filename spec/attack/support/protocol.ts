@@ -23,6 +23,8 @@ export interface TargetConfig {
   addrBookFile?: string
   /** AddrBookLimits fields (JSON) for the target's address book (with `pex`). @default the book's defaults (non-strict) */
   bookLimits?: Record<string, unknown>
+  /** `addr_book_strict` of the target's book (with `pex`): true applies the public-network rules and bounds. @default false */
+  addrBookStrict?: boolean
   /** PexReactorInit fields (JSON) for the target's PEX reactor. */
   pexInit?: Record<string, unknown>
   /** Extra node flags, e.g. ['--expose-gc']. */

@@ -41,7 +41,7 @@ const reactors: Reactor[] = [echo, bulk]
 let book: AddrBook | undefined
 if (config.pex === true) {
   if (config.addrBookFile !== undefined) mkdirSync(dirname(config.addrBookFile), { recursive: true })
-  book = new AddrBook({ ...config.bookLimits, filePath: config.addrBookFile, addrBookStrict: false })
+  book = new AddrBook({ ...config.bookLimits, filePath: config.addrBookFile, addrBookStrict: config.addrBookStrict ?? false })
   reactors.push(pexReactor({ book, ...(config.pexInit ?? {}) }))
 }
 
