@@ -139,7 +139,7 @@ export interface SwitchInit {
   /**
    * Bytes of partial messages (reassembly buffers) all peers together may hold; at the limit the peer holding the
    * most is stopped with `RecvBudgetExceededError` (`budget: 'node'`). Ignored when `mconnection.recvBudget` is
-   * given. @default 201326592 (192 MiB)
+   * given. @default 167772160 (160 MiB)
    */
   recvBudget?: number
   /** The persistent-peer redial schedule. @default CometBFT's: 20 × 5 s, then 10 × 3^i s, each + 0–3 s */
@@ -1114,8 +1114,20 @@ export class Switch {
   }
 
   #send (peer: Peer, chId: number, message: Uint8Array, mode: SendMode): void {
-    if (mode === 'trySend') peer.trySend(chId, message)
-    else void peer.send(chId, message)
+    if (mode === 'trySend') {
+      peer.trySend(chId, message)
+      return
+    }
+    const from = this.#delivering
+    if (from === undefined || peer.canSend(chId)) {
+      void peer.send(chId, message)
+      return
+    }
+    // A send that waits, asked for while a peer's message is delivered: hold that peer's reading until it is
+    // settled, as CometBFT's receive routine blocks in `Send`. A peer that sends requests and reads no answers
+    // then feels TCP backpressure instead of making the reactor answer (and allocate) at the rate it sends.
+    const release = from.holdReading()
+    void peer.send(chId, message).finally(release)
   }
 }
 

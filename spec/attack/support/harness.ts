@@ -18,9 +18,9 @@ import { Switch } from '../../../lib/switch/switch.js'
 import { TcpConnection, TcpTransport } from '../../../lib/transport/tcp.js'
 import { exchangeNodeInfo } from '../../../lib/transport/upgrade.js'
 import { BLOCK_PROTOCOL_VERSION, P2P_PROTOCOL_VERSION, type NodeInfo } from '../../../lib/wire/node-info.js'
-import { BULK_CHANNEL, ECHO_CHANNEL, NETWORK, type TargetConfig, type TargetStats } from './protocol.js'
+import { BULK_CHANNEL, ECHO_CHANNEL, NETWORK, type SendManyRequest, type TargetConfig, type TargetStats } from './protocol.js'
 
-export { BULK_CHANNEL, ECHO_CHANNEL, NETWORK, type TargetConfig, type TargetStats } from './protocol.js'
+export { BULK_CHANNEL, ECHO_CHANNEL, NETWORK, type SendManyRequest, type TargetConfig, type TargetStats } from './protocol.js'
 
 /** True when the long versions of the attacks were asked for (`npm run attack -- --long`). */
 export const LONG = process.env.RX_P2P_ATTACK_LONG === '1'
@@ -47,6 +47,11 @@ export interface Target {
   book (): Promise<Array<{ addr: string, src: string, bucketType: number }>>
   /** Asks the target to dial `address`; resolves with the outcome. */
   dial (address: string): Promise<{ ok: boolean, error?: { name: string, reason?: string, message: string } }>
+  /**
+   * Makes the target send `count` messages of `size` bytes, none awaited (`peer.send` to `to`, or `sw.broadcast`);
+   * resolves with how many were refused at once and how many were still waiting one turn later.
+   */
+  sendMany (req: SendManyRequest): Promise<{ refusedAtOnce: number, pending: number }>
   /** Stops the target's Switch and waits for the process to exit. */
   stop (): Promise<void>
 }
@@ -100,6 +105,7 @@ export async function startTarget (config: TargetConfig = {}): Promise<Target> {
     gcStats: async () => (await call('gc')).stats,
     book: async () => (await call('book')).entries,
     dial: async (address) => await call('dial', { address }),
+    sendMany: async (req) => (await call('sendMany', { sendMany: req })).result,
     stop: async () => {
       if (child.exitCode !== null) return
       const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve() }))

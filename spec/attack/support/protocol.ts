@@ -46,6 +46,10 @@ export interface TargetStats {
   events: Record<string, number>
   /** Rejections by `reason` (or error name). */
   rejected: Record<string, number>
+  /** Peers removed, by the name of the error that stopped them ('none': stopped without one). */
+  removedBy: Record<string, number>
+  /** Bytes of partial messages the node's receive budget holds now (`Switch.recvBudget.used`). */
+  recvBudgetUsed: number
   /** What the bulk channel received. */
   bulk: { messages: number, bytes: number }
   /** Entries in the address book (with `pex`). */
@@ -58,4 +62,15 @@ export function echoReply (request: Uint8Array, size: number | undefined): Uint8
   const out = new Uint8Array(size)
   out.set(request, 0)
   return out
+}
+
+/** What the target's `sendMany` op sends: the node's own sends, as an application would make them. */
+export interface SendManyRequest {
+  /** `peer.send` to one peer, or `sw.broadcast` (waiting for room) to every peer. */
+  via: 'send' | 'broadcast'
+  /** The peer's ID (with `via: 'send'`). */
+  to?: string
+  chId: number
+  count: number
+  size: number
 }

@@ -14,7 +14,7 @@ import type { PeerEvent } from '../../../lib/switch/events.js'
 import { mapToActions } from '../../../lib/switch/map-to-actions.js'
 import type { Reactor } from '../../../lib/switch/reactor.js'
 import { Switch, type SwitchInit } from '../../../lib/switch/switch.js'
-import { ECHO_CHANNEL, BULK_CHANNEL, NETWORK, echoReply, type TargetConfig, type TargetStats } from './protocol.js'
+import { ECHO_CHANNEL, BULK_CHANNEL, NETWORK, echoReply, type SendManyRequest, type TargetConfig, type TargetStats } from './protocol.js'
 
 const config = JSON.parse(process.argv[2] ?? '{}') as TargetConfig
 const send = (msg: unknown): void => { process.send?.(msg) }
@@ -58,8 +58,13 @@ const sw = new Switch({
 
 const events: Record<string, number> = {}
 const rejected: Record<string, number> = {}
+const removedBy: Record<string, number> = {}
 sw.peerEvents$.subscribe((e: PeerEvent) => {
   events[e.type] = (events[e.type] ?? 0) + 1
+  if (e.type === 'removed') {
+    const key = e.reason?.name ?? 'none'
+    removedBy[key] = (removedBy[key] ?? 0) + 1
+  }
   if (e.type === 'rejected') {
     const err = e.error as Error & { reason?: string }
     const key = err.reason ?? err.name
@@ -83,19 +88,46 @@ function stats (): TargetStats {
     outbound: counts.outbound,
     events: { ...events },
     rejected: { ...rejected },
+    removedBy: { ...removedBy },
+    recvBudgetUsed: sw.recvBudget.used,
     bulk: { ...bulkCounts },
     bookSize: book?.size
   }
 }
 
+/**
+ * `count` messages of `size` bytes (each its own buffer), none awaited: `peer.send` to the peer `to`, or
+ * `sw.broadcast` (the waiting kind) to every peer. Reports how many sends (one per peer for a broadcast) were
+ * refused before any time passed, and how many calls were still waiting.
+ */
+async function sendMany (req: SendManyRequest): Promise<{ refusedAtOnce: number, pending: number }> {
+  let settled = 0
+  let refused = 0
+  for (let i = 0; i < req.count; i++) {
+    // An application sending over time, not in one synchronous loop: refused messages can be collected meanwhile.
+    if (i % 16 === 15) await new Promise((resolve) => setImmediate(resolve))
+    const message = new Uint8Array(req.size).fill(i & 0xff)
+    if (req.via === 'broadcast') {
+      void sw.broadcast(req.chId, message).then((r) => { settled++; refused += r.filter((x) => !x.queued).length })
+    } else {
+      const peer = sw.peers.get(req.to!)
+      if (peer === undefined) throw new Error(`no peer ${req.to}`)
+      void peer.send(req.chId, message).then((ok) => { settled++; if (!ok) refused++ })
+    }
+  }
+  await new Promise((resolve) => setImmediate(resolve)) // what settled at once has run its callbacks by now
+  return { refusedAtOnce: refused, pending: req.count - settled }
+}
+
 process.on('message', (raw: unknown) => {
-  const msg = raw as { op: string, seq: number, address?: string }
+  const msg = raw as { op: string, seq: number, address?: string, sendMany?: SendManyRequest }
   void (async () => {
     try {
       switch (msg.op) {
         case 'stats': send({ seq: msg.seq, stats: stats() }); break
         case 'gc': globalThis.gc?.(); send({ seq: msg.seq, stats: stats() }); break
         case 'book': send({ seq: msg.seq, entries: book === undefined ? [] : [...book.entries()].map((e) => ({ addr: e.addr.toString(), src: e.src.toString(), bucketType: e.bucketType })) }); break
+        case 'sendMany': send({ seq: msg.seq, result: await sendMany(msg.sendMany!) }); break
         case 'dial': {
           try {
             await sw.dial(msg.address!)
