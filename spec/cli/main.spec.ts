@@ -8,7 +8,7 @@ import { NodeKey } from '../../lib/crypto/node-key.js'
 import { rxP2p } from './support.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/vectors/cometbft/derived_handshake_vector.json', import.meta.url), 'utf8')) as {
+const vectors = JSON.parse(readFileSync(new URL('../fixtures/cometbft/derived_handshake_vector.json', import.meta.url), 'utf8')) as {
   identities: { A_node_id: string, A_node_key_json: object }
 }
 

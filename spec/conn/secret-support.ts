@@ -13,8 +13,8 @@ import type { DuplexConnection } from '../../lib/transport/duplex.js'
 import { encodeDelimited, readDelimited } from '../../lib/wire/delimited.js'
 import type { NodeInfo } from '../../lib/wire/node-info.js'
 
-/** `../shared/vectors/cometbft/` beside the repository, resolved from this file. */
-export const VECTORS_DIR = fileURLToPath(new URL('../../../shared/vectors/cometbft/', import.meta.url))
+/** The golden vectors, `spec/fixtures/cometbft/` (copied from CometBFT; their README says from where). */
+export const VECTORS_DIR = fileURLToPath(new URL('../fixtures/cometbft/', import.meta.url))
 
 /** Reads a vector file. */
 export function vectorText (name: string): string {

@@ -2,7 +2,7 @@
  * Fuzz targets: every decoder of bytes from a remote peer or from disk, fed random bytes and mutations of golden
  * inputs, must return a value or throw one of rx-p2p's typed errors (a `P2PError`), nothing else. Here: the
  * packet layer (frames, packets, the packet stream, MConnection inbound), seeded from the CometBFT vectors in
- * `../shared/vectors/cometbft/proto_vectors_from_tests.json`; in `wire-targets.ts`: PEX, NodeInfo and its
+ * `spec/fixtures/cometbft/proto_vectors_from_tests.json`; in `wire-targets.ts`: PEX, NodeInfo and its
  * validation, AuthSig, consensus, mempool and the delimited reader, each with a round trip of generated valid
  * messages; in `io-targets.ts`: a SecretConnection's receive path after a real handshake, and the
  * `addrbook.json` loader. Used by `spec/fuzz/decoders.spec.ts` (a few hundred runs per target in the default
@@ -31,7 +31,7 @@ export { onlyTyped, UntypedErrorEscaped, type FuzzTarget }
 // ---------------------------------------------------------------------------------------------
 // Corpus: the golden frames
 
-const vectorsUrl = new URL('../../../shared/vectors/cometbft/proto_vectors_from_tests.json', import.meta.url)
+const vectorsUrl = new URL('../fixtures/cometbft/proto_vectors_from_tests.json', import.meta.url)
 const vectors = (JSON.parse(readFileSync(vectorsUrl, 'utf8')) as { vectors: Array<{ hex: string }> }).vectors
 
 /** Golden bytes: every upstream vector (bare and length-prefixed) and frames of each packet kind. */

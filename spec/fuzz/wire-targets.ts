@@ -1,7 +1,7 @@
 /**
  * Fuzz targets for the message decoders of `lib/wire/` above the packet layer: PEX, NodeInfo (and its
  * validation), AuthSig, consensus, mempool, and the delimited reader. Each decoder target is seeded from the
- * upstream vectors of its message (`../shared/vectors/cometbft/`) and encodes of valid messages; each
+ * upstream vectors of its message (`spec/fixtures/cometbft/`) and encodes of valid messages; each
  * round-trip target encodes a generated valid message and checks that decoding gives it back.
  */
 import fc from 'fast-check'
@@ -26,7 +26,7 @@ import {
 // Vectors
 
 interface ProtoVector { name: string, test: string, hex: string }
-const vectorsDir = new URL('../../../shared/vectors/cometbft/', import.meta.url)
+const vectorsDir = new URL('../fixtures/cometbft/', import.meta.url)
 const protoVectors = (JSON.parse(readFileSync(new URL('proto_vectors_from_tests.json', vectorsDir), 'utf8')) as { vectors: ProtoVector[] }).vectors
 /** The derived handshake vector (`derived_handshake_vector.json`), also used by the SecretConnection target. */
 export const handshakeVector = JSON.parse(readFileSync(new URL('derived_handshake_vector.json', vectorsDir), 'utf8')) as {

@@ -8,7 +8,7 @@ import {
 } from '../../lib/wire/consensus.js'
 
 interface Vector { name: string, test: string, value: Record<string, Record<string, number | string>>, hex: string }
-const VECTORS = (JSON.parse(readFileSync(new URL('../../../shared/vectors/cometbft/proto_vectors_from_tests.json', import.meta.url), 'utf8')) as { vectors: Vector[] })
+const VECTORS = (JSON.parse(readFileSync(new URL('../fixtures/cometbft/proto_vectors_from_tests.json', import.meta.url), 'utf8')) as { vectors: Vector[] })
   .vectors.filter((v) => v.test === 'TestConsMsgsVectors')
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')

@@ -5,7 +5,7 @@ import { DecodeError } from '../../lib/errors.js'
 import { decodeMempoolMessage, encodeMempoolMessage, encodeTxs, MEMPOOL_CHANNEL } from '../../lib/wire/mempool.js'
 
 interface Vector { name: string, test: string, value: Record<string, unknown>, hex: string }
-const VECTORS = (JSON.parse(readFileSync(new URL('../../../shared/vectors/cometbft/proto_vectors_from_tests.json', import.meta.url), 'utf8')) as { vectors: Vector[] })
+const VECTORS = (JSON.parse(readFileSync(new URL('../fixtures/cometbft/proto_vectors_from_tests.json', import.meta.url), 'utf8')) as { vectors: Vector[] })
   .vectors.filter((v) => v.test === 'TestMempoolVectors')
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')

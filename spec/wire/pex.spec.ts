@@ -9,7 +9,7 @@ import { NetAddress, formatIp } from '../../lib/transport/net-address.js'
 import { DecodeError, InvalidAddressError, PexViolationError } from '../../lib/errors.js'
 
 interface Vector { name: string, test: string, value: any, hex: string }
-const vectors = (JSON.parse(readFileSync(new URL('../../../shared/vectors/cometbft/proto_vectors_from_tests.json', import.meta.url), 'utf8')) as { vectors: Vector[] })
+const vectors = (JSON.parse(readFileSync(new URL('../fixtures/cometbft/proto_vectors_from_tests.json', import.meta.url), 'utf8')) as { vectors: Vector[] })
   .vectors.filter((v) => v.test === 'TestPexVectors')
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
