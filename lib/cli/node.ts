@@ -97,12 +97,35 @@ export async function nodeCommand (args: readonly string[], ctx: CliContext): Pr
   const network = str('network') ?? await genesisChainId(paths.genesis) ?? DEFAULT_NETWORK
 
   const book = new AddrBook({ filePath: paths.addrBook, addrBookStrict: strict })
+  book.events$.subscribe((e) => {
+    if (e.type === 'loaded' && e.dropped + e.skipped > 0) {
+      println(out, `address book loaded: ${e.size} addresses; ${e.dropped} entries dropped (every bucket they list was full), ${e.skipped} skipped (invalid, no bucket or a duplicate ID)`)
+    }
+  })
+  // A large file takes a while to load (it is read in slices that yield): a signal meanwhile abandons the load,
+  // leaves the file as it was, and ends the command.
+  let interrupted: NodeJS.Signals | undefined
+  const removeLoadSignal = ctx.onSignal((signal) => {
+    if (interrupted !== undefined) return
+    interrupted = signal
+    println(out, `stopping (${signal})`)
+    void book.stop()
+  })
   try {
-    await book.start()
-  } catch (err) {
-    if (!(err instanceof AddrBookCorruptError)) throw err
-    println(ctx.stderr, `node: ${err.message}${err.movedTo !== undefined ? ` (set aside as ${err.movedTo})` : ''}; starting with an empty address book`)
-    await book.start()
+    println(out, `loading address book ${paths.addrBook}`)
+    try {
+      await book.start()
+    } catch (err) {
+      if (!(err instanceof AddrBookCorruptError)) throw err
+      println(ctx.stderr, `node: ${err.message}${err.movedTo !== undefined ? ` (set aside as ${err.movedTo})` : ''}; starting with an empty address book`)
+      await book.start()
+    }
+  } finally {
+    removeLoadSignal()
+  }
+  if (interrupted !== undefined) {
+    println(out, 'stopped')
+    return 0
   }
   const pex = pexReactor({ book, seeds, seedMode: flag(parsed, 'seed-mode'), isPersistent: (a) => sw.isPeerPersistent(a) })
   const init: SwitchInit = {
