@@ -44,6 +44,7 @@ describe('attack/hosts: per-IP rules across real addresses (network namespaces)'
   // 10.1.0.2 runs the nodes under test; 10.2.0.2 is an honest host; 10.3.0.2 and 10.3.0.3 share a /16.
   let server: Host, honest: Host, attacker: Host, neighbour: Host
   const nodes: HostNode[] = []
+  let dialers: HostNode[] = []
   const node = async (host: Host, config: Parameters<typeof startTargetIn>[1] = {}): Promise<HostNode> => {
     const n = await startTargetIn(host, config)
     nodes.push(n)
@@ -59,23 +60,26 @@ describe('attack/hosts: per-IP rules across real addresses (network namespaces)'
     await removeLeftovers()
     net = await createHostNetwork(['10.1.0.2', '10.2.0.2', '10.3.0.2', '10.3.0.3'])
     ;[server, honest, attacker, neighbour] = net.hosts as [Host, Host, Host, Host]
+    // Dialing nodes every test shares: three at 10.3.0.2, one at 10.3.0.3, one at 10.2.0.2.
+    dialers = await Promise.all([attacker, attacker, attacker, neighbour, honest].map(async (h) => await startTargetIn(h)))
   })
 
   let dir: string | undefined
   afterEach(async () => {
     await Promise.all(nodes.splice(0).map(async (n) => { await n.stop() }))
+    // The shared dialers see their peers go before the next test dials the same IP again.
+    await waitFor(async () => (await Promise.all(dialers.map(async (d) => (await d.stats()).peers))).every((n) => n === 0), 3000, 'the dialers to lose their peers')
   })
 
   after(async () => {
+    await Promise.all(dialers.map(async (n) => { await n.stop() }))
     await net?.destroy()
     if (dir !== undefined) await rm(dir, { recursive: true, force: true })
   })
 
   it('duplicate IP: a second connection from 10.3.0.2 is refused, 10.3.0.3 (same /16) and 10.2.0.2 get in; allowDuplicateIp accepts both', async () => {
-    const [strict, loose, a1, a2, a3, b, c] = await Promise.all([
-      node(server), node(server, { switchInit: { allowDuplicateIp: true } }),
-      node(attacker), node(attacker), node(attacker), node(neighbour), node(honest)
-    ])
+    const [a1, a2, a3, b, c] = dialers as [HostNode, HostNode, HostNode, HostNode, HostNode]
+    const [strict, loose] = await Promise.all([node(server), node(server, { switchInit: { allowDuplicateIp: true } })])
     expect(strict.address).to.match(/@10\.1\.0\.2:\d+$/)
 
     const first = await a1.dial(strict.address)
@@ -102,11 +106,9 @@ describe('attack/hosts: per-IP rules across real addresses (network namespaces)'
 
   it('pending handshakes per IP: 20 idle sockets from 10.3.0.2 hold at most the per-IP limit; peers from 10.3.0.3 and 10.2.0.2 get in at once', async () => {
     const perIp = 4
-    const [target, b, c] = await Promise.all([
-      // A generous handshake rate, so that the pending limit is the one the squatter meets.
-      node(server, { switchInit: { allowDuplicateIp: true, maxPendingHandshakesPerIp: perIp, handshakeRate: { burstPerIp: 10_000, ratePerIp: 1000 } } }),
-      node(neighbour), node(honest)
-    ])
+    const [b, c] = dialers.slice(3) as [HostNode, HostNode]
+    // A generous handshake rate, so that the pending limit is the one the squatter meets.
+    const target = await node(server, { switchInit: { allowDuplicateIp: true, maxPendingHandshakesPerIp: perIp, handshakeRate: { burstPerIp: 10_000, ratePerIp: 1000 } } })
     const tool = await startToolIn(attacker)
     try {
       const squatStart = Date.now()
@@ -134,10 +136,8 @@ describe('attack/hosts: per-IP rules across real addresses (network namespaces)'
   it('handshake rate per IP: half handshakes at 200/s from 10.3.0.2 are refused past the burst; 10.3.0.3 and 10.2.0.2 keep their own allowance', async () => {
     const burst = 10
     const rate = 2
-    const [target, b, c] = await Promise.all([
-      node(server, { switchInit: { allowDuplicateIp: true, handshakeRate: { burstPerIp: burst, ratePerIp: rate } } }),
-      node(neighbour), node(honest)
-    ])
+    const [b, c] = dialers.slice(3) as [HostNode, HostNode]
+    const target = await node(server, { switchInit: { allowDuplicateIp: true, handshakeRate: { burstPerIp: burst, ratePerIp: rate } } })
     const tool = await startToolIn(attacker)
     try {
       const t0 = Date.now()

@@ -329,7 +329,8 @@ function toolMain (): void {
   }
 
   const squatOne = (target: { ip: string, port: number }, reopenMs: number): void => {
-    connect(target, () => {}, () => { later(reopenMs, () => { squatOne(target, reopenMs) }) })
+    // It reads (nothing comes) so that a close by the node is seen; it never writes.
+    connect(target, (s) => { s.resume() }, () => { later(reopenMs, () => { squatOne(target, reopenMs) }) })
   }
   // A fixed 32-byte ephemeral key, length-prefixed as the handshake's first message: 35 bytes.
   const hello = Buffer.concat([Buffer.from([0x22, 0x0a, 0x20]), Buffer.alloc(32, 9)])
