@@ -48,12 +48,12 @@ export const DEFAULT_MONIKER = 'rx-p2p'
 export const RX_P2P_VERSION = '0.1.0'
 
 /**
- * Bytes of partial messages all peers of a node may hold together, 160 MiB: seven messages of the largest default
+ * Bytes of partial messages all peers of a node may hold together, 128 MiB: six messages of the largest default
  * size (21 MiB) at once, far above what honest peers hold (64 KiB block parts, blocks of a few MiB), and low
- * enough that twelve connections filling it move the node's RSS by less than 256 MiB (the buffers, the copies
- * while one grows, and what the allocator has not yet given back). Beyond CometBFT, which bounds each channel only.
+ * enough that twelve connections filling it move the node's RSS by less than 256 MiB (the buffers, plus the
+ * smaller buffers they grew from, garbage until the next GC, and what the allocator has not yet given back). Beyond CometBFT, which bounds each channel only.
  */
-export const DEFAULT_NODE_RECV_BUDGET = 160 * 1024 * 1024
+export const DEFAULT_NODE_RECV_BUDGET = 128 * 1024 * 1024
 
 /**
  * Connections in their handshakes (accepted, not yet peers) allowed at once; past it the oldest one that has

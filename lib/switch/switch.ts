@@ -139,7 +139,7 @@ export interface SwitchInit {
   /**
    * Bytes of partial messages (reassembly buffers) all peers together may hold; at the limit the peer holding the
    * most is stopped with `RecvBudgetExceededError` (`budget: 'node'`). Ignored when `mconnection.recvBudget` is
-   * given. @default 167772160 (160 MiB)
+   * given. @default 134217728 (128 MiB)
    */
   recvBudget?: number
   /** The persistent-peer redial schedule. @default CometBFT's: 20 × 5 s, then 10 × 3^i s, each + 0–3 s */

@@ -36,7 +36,7 @@ async function flood (a: AttackerConnection, chunk: Uint8Array, payloadPerChunk:
 
 // Finding (1) of issue 13: partial messages of tiny packets cost 17x their payload in heap, and twelve such
 // connections ran the node out of memory. Now a partial message is one buffer of at most twice its payload,
-// counted against the connection's budget and the node's (160 MiB by default).
+// counted against the connection's budget and the node's (128 MiB by default).
 describe('attack: reassembly memory', function () {
   this.timeout(LONG ? 240_000 : 40_000)
 
@@ -81,7 +81,7 @@ describe('attack: reassembly memory', function () {
     before(async () => { target = await startTarget() })
     after(async () => { await target.stop() })
 
-    it('the node budget (160 MiB) stops the largest holders; RSS moves by less than 256 MiB and comes back; honest peers lose nothing', async () => {
+    it('the node budget (128 MiB) stops the largest holders; RSS moves by less than 256 MiB and comes back; honest peers lose nothing', async () => {
       const honest = await honestTraffic(target, { peers: 2 })
       await sleep(300)
       const base = await target.gcStats()
@@ -115,7 +115,7 @@ describe('attack: reassembly memory', function () {
         `peak budget use ${mib(Math.max(...s.samples.map((x) => x.recvBudgetUsed)))}, RSS +${mib(rssMoved)} (peak ${mib(s.peakRss)}), ` +
         `${(backAfterMs / 1000).toFixed(1)} s after they closed: RSS +${mib(after.rss - base.rss)}, CPU ${(s.cpuShare * 100).toFixed(0)}% of a core`)
       expect(stopped).to.be.greaterThan(0)
-      expect(Math.max(...s.samples.map((x) => x.recvBudgetUsed))).to.be.at.most(160 * MiB)
+      expect(Math.max(...s.samples.map((x) => x.recvBudgetUsed))).to.be.at.most(128 * MiB)
       expect(rssMoved).to.be.below(256 * MiB)
       expect(after.recvBudgetUsed).to.equal(0)
       honest.assertNoLoss()
