@@ -6,9 +6,8 @@
 // connection rate: the bounds below are per connection and, at the rate one local attacker reaches, per core.
 // Long version: RX_P2P_ATTACK_LONG=1 (npm run attack -- --long), which also measures the node without the limit.
 import { expect } from 'chai'
-import net from 'node:net'
 import { x25519KeyPair } from '../../lib/crypto/x25519.js'
-import { honestTraffic, LONG, sampleStats, sleep, startTarget, type Target } from './support/harness.js'
+import { attackSocket, honestTraffic, LONG, sampleStats, sleep, startTarget, type Target } from './support/harness.js'
 
 const ATTACK_MS = LONG ? 20_000 : 3000
 /** The documented bounds (docs/LIMITS.md): CPU per refused half handshake, and the share of a core at line rate. */
@@ -25,7 +24,7 @@ function halfHandshakes (target: Target, ip: string, concurrency: number): { att
   const loop = async (): Promise<void> => {
     while (running) {
       await new Promise<void>((resolve) => {
-        const socket = net.connect({ host: target.host, port: target.port, localAddress: ip })
+        const socket = attackSocket(target, ip)
         socket.on('error', () => { resolve() })
         socket.once('close', () => { resolve() })
         socket.once('connect', () => {

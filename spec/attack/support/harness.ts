@@ -107,6 +107,8 @@ export async function startTarget (config: TargetConfig = {}): Promise<Target> {
     dial: async (address) => await call('dial', { address }),
     sendMany: async (req) => (await call('sendMany', { sendMany: req })).result,
     stop: async () => {
+      for (const socket of attackSockets.get(port) ?? []) socket.destroy()
+      attackSockets.delete(port)
       if (child.exitCode !== null) return
       const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve() }))
       try {
@@ -286,10 +288,26 @@ export async function dialWithRetry (sw: Switch, address: string, timeoutMs = 50
   }
 }
 
-/** A raw TCP socket to the target from `sourceIp` (127.0.0.x), connected. */
+/** Attacker sockets by the target port they aim at: {@link Target.stop} destroys them, so no spec leaves one open. */
+const attackSockets = new Map<number, Set<net.Socket>>()
+
+/**
+ * A TCP socket to the target from `sourceIp` (any 127.0.0.0/8 address), not yet connected: an attacker socket that
+ * the target's `stop()` destroys (a paused socket may never see the target close it).
+ */
+export function attackSocket (target: Target, sourceIp?: string): net.Socket {
+  const socket = net.connect(sourceIp === undefined ? { host: target.host, port: target.port } : { host: target.host, port: target.port, localAddress: sourceIp })
+  let set = attackSockets.get(target.port)
+  if (set === undefined) attackSockets.set(target.port, set = new Set())
+  set.add(socket)
+  socket.once('close', () => { set.delete(socket) })
+  return socket
+}
+
+/** A raw TCP socket to the target from `sourceIp` (127.0.0.x), connected (see {@link attackSocket}). */
 export function rawSocket (target: Target, sourceIp?: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(sourceIp === undefined ? { host: target.host, port: target.port } : { host: target.host, port: target.port, localAddress: sourceIp })
+    const socket = attackSocket(target, sourceIp)
     socket.once('connect', () => {
       socket.off('error', reject)
       socket.on('error', () => {})
