@@ -50,6 +50,49 @@ export interface NodeInfo {
   other: { txIndex: string, rpcAddress: string }
 }
 
+/** Fields of {@link defaultNodeInfo}: what names the node is given, the rest has CometBFT's defaults. */
+export interface NodeInfoInit {
+  /** The node ID. */
+  id: NodeId
+  /** The chain ID. */
+  network: string
+  /** A human-readable name (non-empty printable ASCII). */
+  moniker: string
+  /** Where the node accepts connections. @default '0.0.0.0:0' (it does not listen) */
+  listenAddr?: string
+  /** The software version. @default '' */
+  version?: string
+  /** The channel IDs the node serves, one byte each. @default none */
+  channels?: Uint8Array
+  /** Protocol versions; a field left out keeps its default. @default { p2p: 8, block: 11, app: 0 } */
+  protocolVersion?: Partial<NodeInfo['protocolVersion']>
+  /** Application data; a field left out keeps its default. @default { txIndex: 'off', rpcAddress: '' } */
+  other?: Partial<NodeInfo['other']>
+}
+
+/**
+ * A NodeInfo with CometBFT's defaults where `init` says nothing: protocol versions
+ * {@link P2P_PROTOCOL_VERSION} and {@link BLOCK_PROTOCOL_VERSION} (app 0), `tx_index` `off`, no RPC address.
+ * The one place these defaults live (the Switch, the crawler and the test helpers build on it).
+ *
+ * @example
+ * ```ts
+ * const ours = defaultNodeInfo({ id: nodeKey.id, network: 'my-chain', moniker: 'rx-node', channels: Uint8Array.of(0x30) })
+ * ```
+ */
+export function defaultNodeInfo (init: NodeInfoInit): NodeInfo {
+  return {
+    protocolVersion: { p2p: P2P_PROTOCOL_VERSION, block: BLOCK_PROTOCOL_VERSION, app: 0, ...init.protocolVersion },
+    id: init.id,
+    listenAddr: init.listenAddr ?? '0.0.0.0:0',
+    network: init.network,
+    version: init.version ?? '',
+    channels: init.channels ?? new Uint8Array(0),
+    moniker: init.moniker,
+    other: { txIndex: 'off', rpcAddress: '', ...init.other }
+  }
+}
+
 // ignoreBOM: a leading U+FEFF is kept, as Go keeps the bytes (a default TextDecoder would drop it).
 const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true })
 
