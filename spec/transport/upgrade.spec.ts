@@ -9,7 +9,9 @@ import {
 import type { DuplexConnection } from '../../lib/transport/duplex.js'
 import { memoryPair } from '../../lib/transport/memory.js'
 import { TcpTransport } from '../../lib/transport/tcp.js'
-import { upgradeConnection, type UpgradedConnection } from '../../lib/transport/upgrade.js'
+import {
+  authenticateConnection, checkPeerCompatible, exchangeNodeInfo, upgradeConnection, validatePeerNodeInfo, type UpgradedConnection
+} from '../../lib/transport/upgrade.js'
 import { encodeDelimited, readDelimited } from '../../lib/wire/delimited.js'
 import { encodeNodeInfo, type NodeInfo } from '../../lib/wire/node-info.js'
 import {
@@ -331,5 +333,50 @@ describe('transport/upgradeConnection', () => {
     expect(uy!.conn.remoteId).to.equal(kx.id)
     ux!.conn.destroy()
     await closedReason(uy!.conn)
+  })
+
+  describe('the steps on their own (what upgradeConnection composes)', () => {
+    it('authenticate, exchange, validate, check by hand on one side meet upgradeConnection on the other', async () => {
+      const [x, y] = memoryPair()
+      const kx = NodeKey.generate()
+      const ky = NodeKey.generate()
+      const byHand = (async () => {
+        const sc = await authenticateConnection(x, { nodeKey: kx, dialedId: ky.id })
+        const theirs = await exchangeNodeInfo(sc, nodeInfoOf(kx))
+        validatePeerNodeInfo(theirs, sc.remoteId)
+        checkPeerCompatible(nodeInfoOf(kx), theirs)
+        return { sc, theirs }
+      })()
+      const [{ sc, theirs }, up] = await Promise.all([byHand, upgradeConnection(y, { nodeKey: ky, nodeInfo: nodeInfoOf(ky) })])
+      expect(sc.remoteId).to.equal(ky.id)
+      expect(theirs).to.deep.equal(nodeInfoOf(ky))
+      expect(up.nodeInfo).to.deep.equal(nodeInfoOf(kx))
+      sc.destroy()
+      await closedReason(up.conn)
+    })
+
+    it('authenticateConnection: a key that is not the dialed ID is refused with PeerIdMismatchError, the connection closed', async () => {
+      const [x, y] = memoryPair()
+      const peerKey = NodeKey.generate()
+      void makeSecretConnection(y, peerKey).then((sc) => { sc.source$.subscribe({ error: () => {} }) }, () => {})
+      const dialed = NodeKey.generate().id
+      const err = await rejection(authenticateConnection(x, { nodeKey: NodeKey.generate(), dialedId: dialed }))
+      expect(err).to.be.instanceOf(PeerIdMismatchError)
+      expect(err).to.include({ expected: dialed, actual: peerKey.id })
+      expect(x.closed).to.equal(true)
+    })
+
+    it('validatePeerNodeInfo and checkPeerCompatible name the rule they refuse by', () => {
+      const ours = NodeKey.generate()
+      const peer = NodeKey.generate()
+      expect(() => { validatePeerNodeInfo(nodeInfoOf(peer), peer.id) }).to.not.throw()
+      expect(() => { validatePeerNodeInfo(nodeInfoOf(peer), ours.id) }).to.throw(PeerIdMismatchError)
+      expect(() => { validatePeerNodeInfo(nodeInfoOf(peer, { moniker: '' }), peer.id) }).to.throw(InvalidNodeInfoError).with.property('rule', 'moniker')
+      expect(() => { checkPeerCompatible(nodeInfoOf(ours), nodeInfoOf(peer)) }).to.not.throw()
+      expect(() => { checkPeerCompatible(nodeInfoOf(ours), nodeInfoOf(ours)) }).to.throw(SelfConnectionError)
+      expect(() => { checkPeerCompatible(nodeInfoOf(ours), nodeInfoOf(peer), peer.id) }).to.throw(SelfConnectionError)
+      expect(() => { checkPeerCompatible(nodeInfoOf(ours), nodeInfoOf(peer, { network: 'another-chain' })) })
+        .to.throw(IncompatiblePeerError).with.property('rule', 'network')
+    })
   })
 })
