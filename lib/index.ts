@@ -6,6 +6,7 @@
  * - **SecretConnection**: the authenticated, encrypted handshake, node keys and IDs, NodeInfo.
  * - **Switch / Peer / Reactor**: dialing, listening, limits, and reactors as RxJS pipelines.
  * - **PEX / AddrBook**: peer exchange and CometBFT's address book.
+ * - **Crawler**: maps a network through PEX into a plain-JSON report (`rx-p2p crawl`).
  * - **Reactors**: a mempool listener with height mirroring, for joining a CometBFT network.
  *
  * @packageDocumentation
@@ -18,3 +19,10 @@ export * from './crypto/index.js'
 export * from './pex/index.js'
 export * from './switch/index.js'
 export * from './reactors/index.js'
+export {
+  CRAWL_REPORT_FORMAT, Crawler, crawl, DEFAULT_CRAWL_CONCURRENCY, DEFAULT_CRAWL_DIAL_TIMEOUT_MS,
+  DEFAULT_CRAWL_MAX_ADDRESSES_PER_NODE, DEFAULT_CRAWL_PEX_TIMEOUT_MS, DEFAULT_CRAWLER_MONIKER, describeCrawlError,
+  type CrawlEdge, type CrawlError, type CrawlerIdentity, type CrawlEvent, type CrawlInit, type CrawlNode, type CrawlNodeStatus,
+  type CrawlPexOutcome, type CrawlProtocolVersion, type CrawlReport, type CrawlSkipReason, type CrawlStats,
+  type CrawlStopReason, type CrawlSummary
+} from './crawler/index.js'

@@ -4,11 +4,15 @@
  * @module
  */
 import { constants } from 'node:fs'
-import { access, rename, writeFile } from 'node:fs/promises'
+import { access } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { interval, type Subscription } from 'rxjs'
+import { Crawler, type CrawlInit, type CrawlStats } from '../crawler/crawler.js'
+import { DEFAULT_CRAWL_CONCURRENCY } from '../crawler/defaults.js'
+import type { CrawlEvent } from '../crawler/events.js'
+import type { CrawlReport } from '../crawler/report.js'
+import { formatCrawlReport, writeCrawlReport } from '../crawler/report-file.js'
 import { InvalidAddressError } from '../errors.js'
-import { Crawler, DEFAULT_CRAWL_CONCURRENCY, type CrawlEvent, type CrawlInit, type CrawlReport, type CrawlStats } from '../pex/crawl.js'
 import { NetAddress } from '../transport/net-address.js'
 import {
   EXIT_FAILURE, UsageError, describeError, flag, parseCommandArgs, parseCount, parseDuration, println, stringOption,
@@ -168,15 +172,8 @@ export async function crawlCommand (args: readonly string[], ctx: CliContext): P
     removeSignal()
   }
 
-  const json = `${JSON.stringify(report, null, 2)}\n`
-  if (out !== undefined) {
-    const path = resolve(out)
-    const tmp = `${path}.${process.pid}.tmp`
-    await writeFile(tmp, json)
-    await rename(tmp, path)
-  } else {
-    ctx.stdout.write(json)
-  }
+  if (out !== undefined) await writeCrawlReport(out, report)
+  else ctx.stdout.write(formatCrawlReport(report))
   const s = report.summary
   println(err, `crawl ${report.stopReason} in ${(report.durationMs / 1000).toFixed(1)} s: ${s.reached} reached, ` +
     `${s.heard} heard of, ${s.failed} failed, ${s.neverTried} never tried; ${s.answered} answered PEX, ${s.edges} edge${s.edges === 1 ? '' : 's'}` +

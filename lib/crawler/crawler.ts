@@ -1,46 +1,34 @@
 /**
- * A network crawler: walks a CometBFT-compatible network through PEX from a few seeds and reports every node
- * it reached or heard of, with who told it about whom. Built on the {@link Switch} (dial only) and the
- * {@link pexReactor} (which speaks PEX and keeps to its rules); the crawler decides whom to dial, when to hang
- * up, and keeps the records.
+ * The crawler's orchestration: walks a CometBFT-compatible network through PEX from a few seeds and reports
+ * every node it reached or heard of, with who told it about whom. Built on the {@link Switch} (dial only) and
+ * the {@link pexReactor} (which speaks PEX and keeps to its rules); the crawler decides whom to dial, when to
+ * hang up, and keeps the records ({@link probeNode} reads a NodeInfo without joining, {@link CrawlReport} is
+ * what it gives back).
  *
  * @module
  */
 import { asyncScheduler, Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs'
-import { makeSecretConnection, type SecretConnection } from '../conn/secret-connection.js'
 import { NodeKey } from '../crypto/node-key.js'
-import { IncompatiblePeerError, P2PError, PeerIdMismatchError, TimeoutError } from '../errors.js'
-import { dialWithTimeout } from '../switch/dial.js'
+import { IncompatiblePeerError, P2PError, TimeoutError } from '../errors.js'
+import { AddrBook } from '../pex/addr-book.js'
+import { pexReactor, type LearnedAddress, type PexEvent, type PexReactor } from '../pex/pex-reactor.js'
 import type { Peer } from '../switch/peer.js'
 import { Switch } from '../switch/switch.js'
 import { RX_P2P_VERSION } from '../switch/defaults.js'
-import type { DuplexConnection } from '../transport/duplex.js'
 import { NetAddress, type NodeId } from '../transport/net-address.js'
 import type { Transport } from '../transport/transport.js'
 import { TcpTransport } from '../transport/tcp.js'
-import { exchangeNodeInfo } from '../transport/upgrade.js'
-import { BLOCK_PROTOCOL_VERSION, P2P_PROTOCOL_VERSION, validateNodeInfo, type NodeInfo } from '../wire/node-info.js'
+import type { NodeInfo } from '../wire/node-info.js'
 import { PEX_CHANNEL_ID } from '../wire/pex.js'
-import { AddrBook } from './addr-book.js'
-import { pexReactor, type LearnedAddress, type PexEvent, type PexReactor } from './pex-reactor.js'
-
-/** Default of {@link CrawlInit.concurrency}: nodes contacted at once. */
-export const DEFAULT_CRAWL_CONCURRENCY = 16
-
-/** Default of {@link CrawlInit.pexTimeoutMs}: how long a reached node has to answer our PexRequest. */
-export const DEFAULT_CRAWL_PEX_TIMEOUT_MS = 10_000
-
-/** Default of {@link CrawlInit.dialTimeoutMs} (longer than a node's 1 s: a crawler meets far-away nodes). */
-export const DEFAULT_CRAWL_DIAL_TIMEOUT_MS = 3000
-
-/** Default of {@link CrawlInit.maxAddressesPerNode}: addresses tried for one node ID before giving up on it. */
-export const DEFAULT_CRAWL_MAX_ADDRESSES_PER_NODE = 3
-
-/** Default of {@link CrawlInit.moniker}. */
-export const DEFAULT_CRAWLER_MONIKER = 'rx-p2p-crawler'
-
-/** The network our NodeInfo names while we only read a seed's NodeInfo to learn its network. */
-const PROBE_NETWORK = 'rx-p2p-crawler-probe'
+import { buildCrawlReport } from './build-report.js'
+import {
+  DEFAULT_CRAWL_CONCURRENCY, DEFAULT_CRAWL_DIAL_TIMEOUT_MS, DEFAULT_CRAWL_MAX_ADDRESSES_PER_NODE, DEFAULT_CRAWL_PEX_TIMEOUT_MS,
+  DEFAULT_CRAWLER_MONIKER, PROBE_NETWORK
+} from './defaults.js'
+import type { CrawlEvent } from './events.js'
+import { newNodeRecord, type NodeRecord } from './node-record.js'
+import { crawlerNodeInfo, probeNode } from './probe.js'
+import type { CrawlEdge, CrawlReport, CrawlSkipReason, CrawlStopReason } from './report.js'
 
 /** Options of {@link Crawler} and {@link crawl}. */
 export interface CrawlInit {
@@ -86,97 +74,6 @@ export interface CrawlInit {
   signal?: AbortSignal
 }
 
-/** What the crawl knows of a node's outcome. */
-export type CrawlNodeStatus = 'reached' | 'failed' | 'never-tried'
-
-/** Why a node heard of was never dialed. */
-export type CrawlSkipReason =
-  /** Its addresses are unroutable (private, loopback…) and `allowPrivate` is off. */
-  | 'unroutable'
-  /** Its addresses are not dialable (unspecified or broadcast IP, no IP). */
-  | 'invalid'
-  /** The `maxNodes` limit was reached first. */
-  | 'max-nodes'
-  /** The crawl stopped first (time limit, {@link Crawler.stop}). */
-  | 'stopped'
-
-/** A typed error as plain JSON: class name, code, message, and the rule or reason when it has one. */
-export interface CrawlError {
-  /** The error class (`TimeoutError`, `IncompatiblePeerError`…). */
-  readonly name: string
-  /** The stable code (`ERR_TIMEOUT`…), when it is an rx-p2p error. */
-  readonly code?: string
-  /** The rule or reason field of the error (`network`, `channels`, `max-inbound`…), when it has one. */
-  readonly rule?: string
-  /** The message. */
-  readonly message: string
-}
-
-/** One node of a {@link CrawlReport}. Fields from the node's NodeInfo are present once we read it. */
-export interface CrawlNode {
-  /** The node ID. */
-  readonly id: NodeId
-  /** `id@host:port`: where we reached it, else the last address tried, else the first heard of. */
-  readonly address: string
-  /** Every address heard of (or given) for this ID, in the order learned. */
-  readonly addresses: readonly string[]
-  /** Reached (handshake done), failed (every dial failed; see `error`), or never tried (see `skipped`). */
-  readonly status: CrawlNodeStatus
-  /** One of the seeds we were given. */
-  readonly seed: boolean
-  /** IDs of the nodes that told us about it (empty for a seed nobody mentioned). */
-  readonly heardFrom: readonly NodeId[]
-  /** Dials made. */
-  readonly dials: number
-  /** The last dial's error, for a failed node. */
-  readonly error?: CrawlError
-  /** Why it was never dialed, for a never-tried node. */
-  readonly skipped?: CrawlSkipReason
-  /** Milliseconds from the dial to the end of the handshake, for a reached node. */
-  readonly connectMs?: number
-  /** NodeInfo: moniker. */
-  readonly moniker?: string
-  /** NodeInfo: network (chain ID). */
-  readonly network?: string
-  /** NodeInfo: software version. */
-  readonly version?: string
-  /** NodeInfo: channels as hex, as CometBFT's `/net_info` shows them (`40202122233038606100`). */
-  readonly channels?: string
-  /** NodeInfo: the address it says it listens on. */
-  readonly listenAddr?: string
-  /** NodeInfo: protocol versions. */
-  readonly protocolVersion?: { readonly p2p: number, readonly block: number, readonly app: number }
-  /** NodeInfo: `other.tx_index`. */
-  readonly txIndex?: string
-  /** NodeInfo: `other.rpc_address`. */
-  readonly rpcAddress?: string
-  /** For a reached node: whether it answered our PexRequest, with how many addresses, or why not. */
-  readonly pex?: { readonly answered: boolean, readonly addresses?: number, readonly error?: CrawlError }
-}
-
-/** "`from` told us about `to` at `address`" (each distinct triple once). */
-export interface CrawlEdge {
-  /** The ID of the node that sent the address. */
-  readonly from: NodeId
-  /** The ID in the address. */
-  readonly to: NodeId
-  /** The address as sent, `id@host:port`. */
-  readonly address: string
-}
-
-/** Why the crawl ended. */
-export type CrawlStopReason =
-  /** Every node heard of was tried (or is not dialable). */
-  | 'complete'
-  /** `maxNodes` nodes were contacted. */
-  | 'max-nodes'
-  /** `timeoutMs` elapsed. */
-  | 'timeout'
-  /** {@link Crawler.stop} or the abort signal. */
-  | 'stopped'
-  /** No seed could be reached to learn the network from. */
-  | 'no-network'
-
 /** Counts of a crawl, at any moment ({@link Crawler.stats}) and in the report. */
 export interface CrawlStats {
   /** Nodes known (reached, failed, never tried, or in progress). */
@@ -195,73 +92,6 @@ export interface CrawlStats {
   readonly edges: number
   /** Milliseconds since the crawl started. */
   readonly elapsedMs: number
-}
-
-/** The result of a crawl: plain JSON (`JSON.stringify` it as it is). */
-export interface CrawlReport {
-  /** The report format's version. */
-  readonly format: 1
-  /** The network crawled (undefined when it could not be learned). */
-  readonly network: string | undefined
-  /** The seeds we were given. */
-  readonly seeds: readonly string[]
-  /** Who crawled. */
-  readonly crawler: { readonly id: NodeId, readonly moniker: string, readonly version: string }
-  /** ISO time of the start (on the crawl's scheduler). */
-  readonly startedAt: string
-  /** ISO time of the end. */
-  readonly finishedAt: string
-  /** Milliseconds the crawl took. */
-  readonly durationMs: number
-  /** Why it ended. */
-  readonly stopReason: CrawlStopReason
-  /** Counts. */
-  readonly summary: { readonly heard: number, readonly reached: number, readonly failed: number, readonly neverTried: number, readonly answered: number, readonly edges: number }
-  /** Every node reached or heard of, in the order we learned of them (seeds first). */
-  readonly nodes: readonly CrawlNode[]
-  /** Who told us about whom. */
-  readonly edges: readonly CrawlEdge[]
-}
-
-/** What the crawler does, on {@link Crawler.events$}. */
-export type CrawlEvent =
-  /** The network in use: given, or learned from `from`'s NodeInfo. */
-  | { readonly type: 'network', readonly network: string, readonly from: NetAddress | undefined }
-  /** A node ID we did not know, heard of from `from` (undefined for a seed). */
-  | { readonly type: 'heard', readonly id: NodeId, readonly address: NetAddress, readonly from: NodeId | undefined }
-  /** We read the NodeInfo of seed `address` to learn the network (then drop the connection). */
-  | { readonly type: 'probing', readonly address: NetAddress }
-  /** We dial `address`. */
-  | { readonly type: 'dialing', readonly address: NetAddress }
-  /** The handshake with `address` succeeded. */
-  | { readonly type: 'reached', readonly address: NetAddress, readonly nodeInfo: NodeInfo }
-  /** A dial of `address` failed; `final` when no other address of that node is left to try. */
-  | { readonly type: 'failed', readonly address: NetAddress, readonly error: Error, readonly final: boolean }
-  /** Node `id` answered with `count` addresses, `fresh` of them of nodes new to us. */
-  | { readonly type: 'answered', readonly id: NodeId, readonly count: number, readonly fresh: number }
-  /** Node `id` did not answer our PexRequest (timeout, no PEX channel, it hung up, it broke a rule). */
-  | { readonly type: 'no-answer', readonly id: NodeId, readonly error: Error }
-  /** The crawl is over; the report is final. Always the last event. */
-  | { readonly type: 'done', readonly report: CrawlReport }
-
-interface NodeRecord {
-  readonly id: NodeId
-  readonly addresses: NetAddress[]
-  readonly addressKeys: Set<string>
-  readonly tried: Set<string>
-  readonly heardFrom: Set<NodeId>
-  seed: boolean
-  state: 'new' | 'queued' | 'dialing' | 'connected' | 'reached' | 'failed'
-  dials: number
-  address: NetAddress | undefined // reached at, or last tried
-  nodeInfo: NodeInfo | undefined
-  error: Error | undefined
-  skipped: CrawlSkipReason | undefined
-  connectMs: number | undefined
-  dialStartedAt: number
-  peer: Peer | undefined
-  pexTimer: Subscription | undefined
-  pex: { answered: boolean, addresses?: number, error?: Error } | undefined
 }
 
 /**
@@ -307,6 +137,8 @@ export class Crawler {
   readonly #concurrency: number
   readonly #maxNodes: number
   readonly #maxAddresses: number
+  readonly #moniker: string
+  readonly #version: string
   readonly #events = new Subject<CrawlEvent>()
   readonly #records = new Map<NodeId, NodeRecord>()
   readonly #edges: CrawlEdge[] = []
@@ -336,6 +168,8 @@ export class Crawler {
     this.#concurrency = Math.max(1, init.concurrency ?? DEFAULT_CRAWL_CONCURRENCY)
     this.#maxNodes = init.maxNodes ?? Infinity
     this.#maxAddresses = Math.max(1, init.maxAddressesPerNode ?? DEFAULT_CRAWL_MAX_ADDRESSES_PER_NODE)
+    this.#moniker = init.moniker ?? DEFAULT_CRAWLER_MONIKER
+    this.#version = init.version ?? RX_P2P_VERSION
     this.nodeKey = init.nodeKey ?? NodeKey.generate()
     this.seeds = Object.freeze(init.seeds.map((s) => typeof s === 'string' ? NetAddress.parse(s) : s))
     this.events$ = this.#events.asObservable()
@@ -445,8 +279,8 @@ export class Crawler {
     const sw = new Switch({
       nodeKey: this.nodeKey,
       network,
-      moniker: this.#init.moniker ?? DEFAULT_CRAWLER_MONIKER,
-      version: this.#init.version ?? RX_P2P_VERSION,
+      moniker: this.#moniker,
+      version: this.#version,
       reactors: [pex],
       transport: this.#transport,
       scheduler,
@@ -527,44 +361,22 @@ export class Crawler {
     return undefined
   }
 
-  /**
-   * Reads a node's NodeInfo without joining it: TCP, secret handshake (the key must be the dialed ID),
-   * NodeInfo exchange, validation; then the connection is dropped.
-   */
-  async #probe (address: NetAddress): Promise<NodeInfo> {
+  /** Reads a node's NodeInfo without joining it (see {@link probeNode}). */
+  #probe (address: NetAddress): Promise<NodeInfo> {
     const init = this.#init
-    const signal = this.#abort.signal
-    let raw: DuplexConnection | undefined
-    let sc: SecretConnection | undefined
-    try {
-      raw = await dialWithTimeout(this.#transport, { host: address.host, port: address.port }, {
-        timeoutMs: init.dialTimeoutMs ?? DEFAULT_CRAWL_DIAL_TIMEOUT_MS,
-        scheduler: this.#scheduler,
-        signal
-      })
-      sc = await makeSecretConnection(raw, this.nodeKey, { scheduler: this.#scheduler, handshakeTimeoutMs: init.handshakeTimeoutMs, signal })
-      if (sc.remoteId !== address.id) throw new PeerIdMismatchError(address.id, sc.remoteId, `authenticated peer ID ${sc.remoteId} is not the dialed ID ${address.id}`)
-      const info = await exchangeNodeInfo(sc, this.#probeNodeInfo(), { scheduler: this.#scheduler, handshakeTimeoutMs: init.handshakeTimeoutMs, signal })
-      validateNodeInfo(info)
-      if (info.id !== sc.remoteId) throw new PeerIdMismatchError(sc.remoteId, info.id, `NodeInfo ID ${info.id} is not the authenticated peer ID ${sc.remoteId}`)
-      return info
-    } finally {
-      sc?.destroy()
-      raw?.destroy()
-    }
+    return probeNode(address, {
+      nodeKey: this.nodeKey,
+      nodeInfo: this.#probeNodeInfo(),
+      transport: this.#transport,
+      dialTimeoutMs: init.dialTimeoutMs,
+      handshakeTimeoutMs: init.handshakeTimeoutMs,
+      scheduler: this.#scheduler,
+      signal: this.#abort.signal
+    })
   }
 
   #probeNodeInfo (): NodeInfo {
-    return {
-      protocolVersion: { p2p: P2P_PROTOCOL_VERSION, block: BLOCK_PROTOCOL_VERSION, app: 0 },
-      id: this.nodeKey.id,
-      listenAddr: '0.0.0.0:0',
-      network: this.#network ?? PROBE_NETWORK,
-      version: this.#init.version ?? RX_P2P_VERSION,
-      channels: Uint8Array.of(PEX_CHANNEL_ID),
-      moniker: this.#init.moniker ?? DEFAULT_CRAWLER_MONIKER,
-      other: { txIndex: 'off', rpcAddress: '' }
-    }
+    return crawlerNodeInfo({ nodeKey: this.nodeKey, network: this.#network ?? PROBE_NETWORK, moniker: this.#moniker, version: this.#version })
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -573,25 +385,7 @@ export class Crawler {
   #record (id: NodeId, address: NetAddress, from: NodeId | undefined): NodeRecord {
     let rec = this.#records.get(id)
     if (rec === undefined) {
-      rec = {
-        id,
-        addresses: [],
-        addressKeys: new Set(),
-        tried: new Set(),
-        heardFrom: new Set(),
-        seed: false,
-        state: 'new',
-        dials: 0,
-        address: undefined,
-        nodeInfo: undefined,
-        error: undefined,
-        skipped: undefined,
-        connectMs: undefined,
-        dialStartedAt: 0,
-        peer: undefined,
-        pexTimer: undefined,
-        pex: undefined
-      }
+      rec = newNodeRecord(id)
       this.#records.set(id, rec)
       this.#events.next({ type: 'heard', id, address, from })
     }
@@ -798,95 +592,17 @@ export class Crawler {
   // the report
 
   #report (): CrawlReport {
-    const now = this.#scheduler.now()
-    const nodes: CrawlNode[] = []
-    let reached = 0
-    let failed = 0
-    let neverTried = 0
-    let answered = 0
-    for (const r of this.#records.values()) {
-      const status: CrawlNodeStatus = r.state === 'reached' ? 'reached' : r.state === 'failed' ? 'failed' : 'never-tried'
-      if (status === 'reached') reached++
-      else if (status === 'failed') failed++
-      else neverTried++
-      if (r.pex?.answered === true) answered++
-      const info = r.nodeInfo
-      const node: Mutable<CrawlNode> = {
-        id: r.id,
-        address: (r.address ?? r.addresses[0]!).toString(),
-        addresses: r.addresses.map((a) => a.toString()),
-        status,
-        seed: r.seed,
-        heardFrom: [...r.heardFrom],
-        dials: r.dials
-      }
-      if (status === 'failed' && r.error !== undefined) node.error = describeCrawlError(r.error)
-      if (status === 'never-tried') node.skipped = r.skipped ?? 'stopped'
-      if (status === 'reached' && r.connectMs !== undefined) node.connectMs = r.connectMs
-      if (info !== undefined) {
-        node.moniker = info.moniker
-        node.network = info.network
-        node.version = info.version
-        node.channels = Buffer.from(info.channels).toString('hex')
-        node.listenAddr = info.listenAddr
-        node.protocolVersion = { ...info.protocolVersion }
-        node.txIndex = info.other.txIndex
-        node.rpcAddress = info.other.rpcAddress
-      }
-      if (status === 'reached' && r.pex !== undefined) {
-        node.pex = r.pex.answered
-          ? { answered: true, addresses: r.pex.addresses }
-          : { answered: false, ...(r.pex.error !== undefined ? { error: describeCrawlError(r.pex.error) } : {}) }
-      }
-      nodes.push(node)
-    }
-    return {
-      format: 1,
+    return buildCrawlReport({
       network: this.#network,
-      seeds: this.seeds.map((s) => s.toString()),
-      crawler: { id: this.nodeKey.id, moniker: this.#init.moniker ?? DEFAULT_CRAWLER_MONIKER, version: this.#init.version ?? RX_P2P_VERSION },
-      startedAt: new Date(this.#startedAt).toISOString(),
-      finishedAt: new Date(now).toISOString(),
-      durationMs: now - this.#startedAt,
-      stopReason: this.#stopReason ?? 'stopped',
-      summary: { heard: nodes.length, reached, failed, neverTried, answered, edges: this.#edges.length },
-      nodes,
-      edges: [...this.#edges]
-    }
+      seeds: this.seeds,
+      crawler: { id: this.nodeKey.id, moniker: this.#moniker, version: this.#version },
+      startedAt: this.#startedAt,
+      finishedAt: this.#scheduler.now(),
+      stopReason: this.#stopReason,
+      records: this.#records.values(),
+      edges: this.#edges
+    })
   }
-}
-
-/**
- * Crawls a network (see {@link Crawler}) as a cold Observable: each subscription runs one crawl and emits its
- * {@link CrawlEvent}s, `done` (with the report) last, then completes. Unsubscribing stops the crawl and
- * closes its connections.
- *
- * @example
- * ```ts
- * const report = await lastValueFrom(crawl({ seeds, allowPrivate: true }).pipe(
- *   filter((e) => e.type === 'done'), map((e) => e.report)))
- * ```
- */
-export function crawl (init: CrawlInit): Observable<CrawlEvent> {
-  return new Observable<CrawlEvent>((subscriber) => {
-    const crawler = new Crawler(init)
-    const sub = crawler.events$.subscribe(subscriber)
-    crawler.run().catch((err: unknown) => { subscriber.error(err) })
-    return () => {
-      sub.unsubscribe()
-      crawler.stop()
-    }
-  })
-}
-
-/** An error as {@link CrawlError} JSON. */
-export function describeCrawlError (error: Error): CrawlError {
-  const e = error as Error & { code?: unknown, rule?: unknown, reason?: unknown }
-  const out: { name: string, code?: string, rule?: string, message: string } = { name: e.name, message: e.message }
-  if (typeof e.code === 'string') out.code = e.code
-  const rule = typeof e.rule === 'string' ? e.rule : typeof e.reason === 'string' ? e.reason : undefined
-  if (rule !== undefined) out.rule = rule
-  return out
 }
 
 /** The longest delay a timer takes (Node fires longer ones at once): about 24.8 days. */
@@ -895,8 +611,6 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1
 function timerDelay (ms: number): number {
   return Math.min(Math.max(0, ms), MAX_TIMER_DELAY_MS)
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 function asError (err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err))

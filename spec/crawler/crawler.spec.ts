@@ -1,8 +1,10 @@
 import { expect } from 'chai'
 import { createServer, type AddressInfo } from 'node:net'
 import { EMPTY } from 'rxjs'
+import { Crawler } from '../../lib/crawler/crawler.js'
+import type { CrawlEvent } from '../../lib/crawler/events.js'
+import type { CrawlNode, CrawlReport } from '../../lib/crawler/report.js'
 import { NodeKey } from '../../lib/crypto/node-key.js'
-import { Crawler, type CrawlEvent, type CrawlNode, type CrawlReport } from '../../lib/pex/crawl.js'
 import { PEX_CHANNEL, pexReactor, type PexReactor } from '../../lib/pex/pex-reactor.js'
 import type { Reactor } from '../../lib/switch/reactor.js'
 import { Switch } from '../../lib/switch/switch.js'
@@ -57,7 +59,7 @@ function byId (report: CrawlReport, id: string): CrawlNode {
   return node!
 }
 
-describe('pex/Crawler', function () {
+describe('crawler/Crawler', function () {
   this.timeout(20_000)
 
   describe('over TCP (127.0.0.1)', () => {
