@@ -5,7 +5,8 @@
  * @module
  */
 import { MessageTooLargeError } from '../errors.js'
-import { encodePacketMsgFrameInto, varintLength } from '../wire/packet.js'
+import { encodePacketMsgFrameInto } from '../wire/packet.js'
+import { varintSize } from '../wire/proto.js'
 import { DEFAULT_RECV_BUFFER_CAPACITY, DEFAULT_RECV_MESSAGE_CAPACITY, DEFAULT_SEND_QUEUE_CAPACITY } from './defaults.js'
 import type { RecvBudget } from './recv-budget.js'
 
@@ -137,7 +138,7 @@ export class Channel {
   constructor (desc: ChannelDescriptor, maxPacketMsgPayloadSize: number, budget?: RecvBudget) {
     this.desc = fillChannelDefaults(desc)
     this.#budget = budget
-    this.maxPayload = Math.max(1, maxPacketMsgPayloadSize - (varintLength(this.desc.id) - 1))
+    this.maxPayload = Math.max(1, maxPacketMsgPayloadSize - (varintSize(this.desc.id) - 1))
     this.#queue = new Array(this.desc.sendQueueCapacity).fill(undefined)
   }
 

@@ -22,7 +22,8 @@
 import { asyncScheduler, Observable, ReplaySubject, Subject, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs'
 import { AbortError, ConnectionClosedError, PongTimeoutError, UnknownChannelError, WriteStallError } from '../errors.js'
 import type { DuplexConnection } from '../transport/duplex.js'
-import { encodePingFrameInto, encodePongFrameInto, maxPacketMsgSize, PacketStreamDecoder, PING_PONG_FRAME_SIZE, varintLength, type PacketSink } from '../wire/packet.js'
+import { encodePingFrameInto, encodePongFrameInto, maxPacketMsgSize, PacketStreamDecoder, PING_PONG_FRAME_SIZE, type PacketSink } from '../wire/packet.js'
+import { varintSize } from '../wire/proto.js'
 import { Channel, type ChannelDescriptor, type ChannelStatus } from './channel.js'
 import {
   DEFAULT_CONN_RECV_BUDGET_SLACK, DEFAULT_FLUSH_THROTTLE_MS, DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE, DEFAULT_PING_INTERVAL_MS,
@@ -286,7 +287,7 @@ export class MConnection {
     }
     this.#waiters = this.#channels.map(() => [])
     this.#maxPacketSize = maxPacketMsgSize(maxPayload)
-    const frameRoom = varintLength(this.#maxPacketSize) + this.#maxPacketSize
+    const frameRoom = varintSize(this.#maxPacketSize) + this.#maxPacketSize
     this.#wcap = WRITE_BUFFER_HIGH_WATER_MARK + frameRoom + PING_PONG_FRAME_SIZE
     this.#small = allocWriteBuffer(SMALL_WRITE_BUFFER + frameRoom + PING_PONG_FRAME_SIZE)
     this.#wbuf = this.#small

@@ -13,7 +13,7 @@ import { mapToActions } from '../switch/map-to-actions.js'
 import type { Peer } from '../switch/peer.js'
 import type { Reactor, ReactorContext } from '../switch/reactor.js'
 import { decodeMempoolMessage, encodeTxs, MEMPOOL_CHANNEL } from '../wire/mempool.js'
-import { varintSize } from '../wire/proto-reader.js'
+import { varintSize } from '../wire/proto.js'
 import { CONSENSUS_STATE_CHANNEL_DESCRIPTOR, mirrorHeights, type PeerRoundStep } from './height-mirror.js'
 import { completingOnStop } from './lifecycle.js'
 

@@ -9,9 +9,7 @@
  *
  * @module
  */
-import pb from 'protobufjs/minimal.js'
-import { DecodeError } from '../errors.js'
-import { decodeAs, forEachField } from './proto-reader.js'
+import { delimitedFieldSize, ProtoReader, ProtoWriter, WIRE_BYTES } from './proto.js'
 
 /** The key types CometBFT's `PublicKey` oneof knows, by field number. */
 export const PUBLIC_KEY_TYPES = ['ed25519', 'secp256k1', 'bls12381', 'mldsa65', 'secp256k1eth'] as const
@@ -38,9 +36,10 @@ export interface AuthSigMessage {
  * ```
  */
 export function encodeAuthSig (publicKey: Uint8Array, sig: Uint8Array): Uint8Array {
-  const w = pb.Writer.create()
-  w.uint32(0x0a).fork().uint32(0x0a).bytes(publicKey).ldelim()
-  if (sig.length > 0) w.uint32(0x12).bytes(sig)
+  const key = delimitedFieldSize(1, publicKey.byteLength) // PublicKey.ed25519
+  const w = new ProtoWriter(delimitedFieldSize(1, key) + (sig.byteLength > 0 ? delimitedFieldSize(2, sig.byteLength) : 0))
+  w.key(1, WIRE_BYTES).varint(key).key(1, WIRE_BYTES).bytes(publicKey)
+  if (sig.byteLength > 0) w.key(2, WIRE_BYTES).bytes(sig)
   return w.finish()
 }
 
@@ -51,34 +50,31 @@ export function encodeAuthSig (publicKey: Uint8Array, sig: Uint8Array): Uint8Arr
  */
 export function decodeAuthSig (bytes: Uint8Array): AuthSigMessage {
   const out: AuthSigMessage = { keyType: undefined, publicKey: new Uint8Array(0), sig: new Uint8Array(0) }
-  return decodeAs('AuthSigMessage', () => {
-    const r = pb.Reader.create(bytes)
-    forEachField(r, (field, wire) => {
-      if (field === 1 && wire === 2) {
-        decodePublicKeyInto(r.bytes(), out)
-      } else if (field === 2 && wire === 2) {
-        out.sig = r.bytes()
-      } else if ((field === 1 || field === 2) || field === 0) {
-        throw new DecodeError(`AuthSigMessage: field ${field} with wire type ${wire}`)
-      } else {
-        r.skipType(wire)
-      }
-    })
-    return out
-  })
+  const r = new ProtoReader(bytes, 'AuthSigMessage')
+  while (!r.done) {
+    const field = r.key()
+    if (field === 1) {
+      r.expect(WIRE_BYTES, 'pub_key')
+      readPublicKey(r.message('PublicKey'), out)
+    } else if (field === 2) {
+      r.expect(WIRE_BYTES, 'sig')
+      out.sig = r.bytes()
+    } else {
+      r.skip()
+    }
+  }
+  return out
 }
 
-function decodePublicKeyInto (bytes: Uint8Array, out: AuthSigMessage): void {
-  const r = pb.Reader.create(bytes)
-  forEachField(r, (field, wire) => {
-    if (field >= 1 && field <= PUBLIC_KEY_TYPES.length) {
-      if (wire !== 2) throw new DecodeError(`PublicKey: field ${field} with wire type ${wire}`)
+function readPublicKey (r: ProtoReader, out: AuthSigMessage): void {
+  while (!r.done) {
+    const field = r.key()
+    if (field <= PUBLIC_KEY_TYPES.length) {
+      r.expect(WIRE_BYTES, PUBLIC_KEY_TYPES[field - 1]!)
       out.keyType = PUBLIC_KEY_TYPES[field - 1]
       out.publicKey = r.bytes()
-    } else if (field === 0) {
-      throw new DecodeError('PublicKey: field 0')
     } else {
-      r.skipType(wire)
+      r.skip()
     }
-  })
+  }
 }

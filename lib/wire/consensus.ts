@@ -13,7 +13,7 @@
  * @module
  */
 import { DecodeError } from '../errors.js'
-import { fieldOf, ProtoReader, varint64Size, varintSize, WIRE_BYTES, WIRE_VARINT, writeVarint, writeVarint64 } from './proto-reader.js'
+import { delimitedFieldSize, ProtoReader, ProtoWriter, varint64Size, varintSize, WIRE_BYTES, WIRE_VARINT } from './proto.js'
 
 /** Consensus state channel (NewRoundStep, NewValidBlock, HasVote, VoteSetMaj23, HasProposalBlockPart). */
 export const CONSENSUS_STATE_CHANNEL = 0x20
@@ -96,26 +96,15 @@ export function encodeConsensusMessage (msg: ConsensusMessage): Uint8Array {
       [5, BigInt(msg.lastCommitRound | 0)]
     ]
     let inner = 0
-    for (const [, v] of fields) if (v !== 0n) inner += 1 + varint64Size(v)
-    const out = new Uint8Array(1 + varintSize(inner) + inner)
-    let pos = 0
-    out[pos++] = (1 << 3) | WIRE_BYTES
-    pos = writeVarint(out, pos, inner)
-    for (const [field, v] of fields) {
-      if (v === 0n) continue
-      out[pos++] = (field << 3) | WIRE_VARINT
-      pos = writeVarint64(out, pos, v)
-    }
-    return out
+    for (const [field, v] of fields) if (v !== 0n) inner += varintSize(field * 8) + varint64Size(v)
+    const w = new ProtoWriter(delimitedFieldSize(1, inner))
+    w.key(1, WIRE_BYTES).varint(inner)
+    for (const [field, v] of fields) if (v !== 0n) w.key(field, WIRE_VARINT).varint64(v)
+    return w.finish()
   }
   if (msg.type === 'other') {
     if (!Number.isInteger(msg.case) || msg.case < 1 || msg.case > 0x1fffffff) throw new RangeError(`invalid consensus message case ${msg.case}`)
-    const key = msg.case * 8 + WIRE_BYTES
-    const out = new Uint8Array(varintSize(key) + varintSize(msg.body.byteLength) + msg.body.byteLength)
-    let pos = writeVarint(out, 0, key)
-    pos = writeVarint(out, pos, msg.body.byteLength)
-    out.set(msg.body, pos)
-    return out
+    return new ProtoWriter(delimitedFieldSize(msg.case, msg.body.byteLength)).key(msg.case, WIRE_BYTES).bytes(msg.body).finish()
   }
   throw new TypeError(`unknown consensus message type ${String((msg as { type: unknown }).type)}`)
 }
@@ -155,19 +144,18 @@ export function decodeConsensusMessage (bytes: Uint8Array): ConsensusMessage {
   const r = new ProtoReader(bytes, 'consensus Message')
   let result: ConsensusMessage | undefined
   while (!r.done) {
-    const key = r.key()
-    const field = fieldOf(key)
-    if ((key & 7) !== WIRE_BYTES) {
+    const field = r.key()
+    if (r.wireType !== WIRE_BYTES) {
       // Every case of the oneof is a message; a scalar here is either a wrong wire type for a known case or an
-      // unknown scalar field, which Go's decoder skips.
-      if (field in CONSENSUS_MESSAGE_CASES) r.expect(key, WIRE_BYTES, CONSENSUS_MESSAGE_CASES[field]!)
-      r.skip(key & 7)
+      // unknown field, which Go's decoder skips.
+      if (field in CONSENSUS_MESSAGE_CASES) r.expect(WIRE_BYTES, CONSENSUS_MESSAGE_CASES[field]!)
+      r.skip()
       continue
     }
-    const body = r.bytes()
     if (field === 1) {
-      result = { type: 'newRoundStep', ...decodeNewRoundStep(body) }
+      result = { type: 'newRoundStep', ...readNewRoundStep(r.message('consensus NewRoundStep')) }
     } else {
+      const body = r.bytes()
       const name = CONSENSUS_MESSAGE_CASES[field]
       result = name !== undefined ? { type: 'other', case: field, name, body } : { type: 'other', case: field, body }
     }
@@ -182,17 +170,19 @@ export function decodeConsensusMessage (bytes: Uint8Array): ConsensusMessage {
  * @throws {DecodeError} malformed protobuf or a wrong wire type
  */
 export function decodeNewRoundStep (bytes: Uint8Array): NewRoundStep {
-  const r = new ProtoReader(bytes, 'consensus NewRoundStep')
+  return readNewRoundStep(new ProtoReader(bytes, 'consensus NewRoundStep'))
+}
+
+function readNewRoundStep (r: ProtoReader): NewRoundStep {
   const nrs: NewRoundStep = { height: 0n, round: 0, step: 0, secondsSinceStartTime: 0n, lastCommitRound: 0 }
   while (!r.done) {
-    const key = r.key()
-    switch (fieldOf(key)) {
-      case 1: r.expect(key, WIRE_VARINT, 'height'); nrs.height = r.int64(); break
-      case 2: r.expect(key, WIRE_VARINT, 'round'); nrs.round = r.int32(); break
-      case 3: r.expect(key, WIRE_VARINT, 'step'); nrs.step = r.uint32(); break
-      case 4: r.expect(key, WIRE_VARINT, 'seconds_since_start_time'); nrs.secondsSinceStartTime = r.int64(); break
-      case 5: r.expect(key, WIRE_VARINT, 'last_commit_round'); nrs.lastCommitRound = r.int32(); break
-      default: r.skip(key & 7)
+    switch (r.key()) {
+      case 1: r.expect(WIRE_VARINT, 'height'); nrs.height = r.int64(); break
+      case 2: r.expect(WIRE_VARINT, 'round'); nrs.round = r.int32(); break
+      case 3: r.expect(WIRE_VARINT, 'step'); nrs.step = r.uint32(); break
+      case 4: r.expect(WIRE_VARINT, 'seconds_since_start_time'); nrs.secondsSinceStartTime = r.int64(); break
+      case 5: r.expect(WIRE_VARINT, 'last_commit_round'); nrs.lastCommitRound = r.int32(); break
+      default: r.skip()
     }
   }
   return nrs

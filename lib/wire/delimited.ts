@@ -5,12 +5,60 @@
  * @module
  */
 import { Uint8ArrayList } from 'uint8arraylist'
-import varint from 'varint'
 import { AbortError, ConnectionClosedError, DecodeError, FrameTooLargeError } from '../errors.js'
 import type { DuplexConnection } from '../transport/duplex.js'
+import { varintSize, writeVarint } from './proto.js'
 
 /** The longest uvarint Go's `binary.ReadUvarint` accepts (a 64-bit value). */
 export const MAX_UVARINT_BYTES = 10
+
+/**
+ * The parser of the uvarint length prefix in front of every delimited message, the one {@link FrameDecoder} and
+ * the MConnection's packet stream decoder share. Go's `binary.ReadUvarint` rules (at most 10 bytes, the tenth
+ * at most 1), with the announced length checked against `max` while the prefix is still being read, so a
+ * prefix that claims 2^40 bytes fails at its fifth byte. Reused for every prefix: nothing is allocated per read.
+ *
+ * @example
+ * ```ts
+ * const prefix = new LengthPrefix(1034)
+ * if (prefix.read(chunk, pos, chunk.byteLength)) handle(chunk.subarray(pos + prefix.size, pos + prefix.size + prefix.value))
+ * ```
+ */
+export class LengthPrefix {
+  /** The length announced by the last complete prefix. */
+  value = 0
+  /** Bytes of the last complete prefix. */
+  size = 0
+
+  /** @param max the largest length accepted */
+  constructor (readonly max: number) {}
+
+  /**
+   * Reads a prefix from `buf[start, end)`. Returns true when it is complete ({@link LengthPrefix.value} and
+   * {@link LengthPrefix.size} set), false when the bytes end inside it.
+   *
+   * @throws {FrameTooLargeError} the prefix announces more than `max` bytes
+   * @throws {DecodeError} the prefix overflows 64 bits
+   */
+  read (buf: Uint8Array, start: number, end: number): boolean {
+    const max = this.max
+    let value = 0
+    let scale = 1
+    for (let i = 0, p = start; p < end; i++) {
+      const b = buf[p++]!
+      if (i === MAX_UVARINT_BYTES - 1 && b > 1) throw new DecodeError('varint length prefix overflows 64 bits')
+      value += (b & 0x7f) * scale
+      if (value > max) throw new FrameTooLargeError(value, max)
+      if (b < 0x80) {
+        this.value = value
+        this.size = i + 1
+        return true
+      }
+      scale *= 128
+    }
+    return false
+  }
+}
 
 /**
  * Encodes `msg` with its uvarint length prefix in one allocation.
@@ -21,9 +69,9 @@ export const MAX_UVARINT_BYTES = 10
  * ```
  */
 export function encodeDelimited (msg: Uint8Array): Uint8Array {
-  const prefix = varint.encodingLength(msg.byteLength)
+  const prefix = varintSize(msg.byteLength)
   const out = new Uint8Array(prefix + msg.byteLength)
-  varint.encode(msg.byteLength, out, 0)
+  writeVarint(out, 0, msg.byteLength)
   out.set(msg, prefix)
   return out
 }
@@ -45,11 +93,14 @@ export function encodeDelimited (msg: Uint8Array): Uint8Array {
  */
 export class FrameDecoder {
   readonly #buf = new Uint8ArrayList()
+  readonly #prefix: LengthPrefix
   #frameLen = -1
   #prefixLen = 0
 
   /** @param maxFrameSize the largest message accepted, not counting its prefix */
-  constructor (readonly maxFrameSize: number) {}
+  constructor (readonly maxFrameSize: number) {
+    this.#prefix = new LengthPrefix(maxFrameSize)
+  }
 
   /** Appends a received chunk. */
   push (chunk: Uint8Array): void {
@@ -88,22 +139,12 @@ export class FrameDecoder {
   }
 
   #readPrefix (): boolean {
-    const available = this.#buf.byteLength
-    let value = 0
-    let scale = 1
-    for (let i = 0; i < available; i++) {
-      const b = this.#buf.get(i)
-      if (i === MAX_UVARINT_BYTES - 1 && b > 1) throw new DecodeError('varint length prefix overflows 64 bits')
-      value += (b & 0x7f) * scale
-      if (value > this.maxFrameSize) throw new FrameTooLargeError(value, this.maxFrameSize)
-      if ((b & 0x80) === 0) {
-        this.#frameLen = value
-        this.#prefixLen = i + 1
-        return true
-      }
-      scale *= 128
-    }
-    return false
+    // The prefix is at most 10 bytes: a view of them (a copy only when they straddle chunks).
+    const head = this.#buf.subarray(0, Math.min(this.#buf.byteLength, MAX_UVARINT_BYTES))
+    if (!this.#prefix.read(head, 0, head.byteLength)) return false
+    this.#frameLen = this.#prefix.value
+    this.#prefixLen = this.#prefix.size
+    return true
   }
 }
 

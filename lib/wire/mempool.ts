@@ -13,7 +13,7 @@
  * @module
  */
 import { DecodeError } from '../errors.js'
-import { fieldOf, ProtoReader, varintSize, WIRE_BYTES, writeVarint } from './proto-reader.js'
+import { delimitedFieldSize, ProtoReader, ProtoWriter, WIRE_BYTES } from './proto.js'
 
 /** The mempool reactor's channel. */
 export const MEMPOOL_CHANNEL = 0x30
@@ -40,18 +40,11 @@ export type MempoolMessage = MempoolTxsMessage
 export function encodeMempoolMessage (msg: MempoolMessage): Uint8Array {
   if (msg.type !== 'txs') throw new TypeError(`unknown mempool message type ${String((msg as { type: unknown }).type)}`)
   let inner = 0
-  for (const tx of msg.txs) inner += 1 + varintSize(tx.byteLength) + tx.byteLength
-  const out = new Uint8Array(1 + varintSize(inner) + inner)
-  let pos = 0
-  out[pos++] = 0x0a // Message.txs = 1, length-delimited
-  pos = writeVarint(out, pos, inner)
-  for (const tx of msg.txs) {
-    out[pos++] = 0x0a // Txs.txs = 1, length-delimited
-    pos = writeVarint(out, pos, tx.byteLength)
-    out.set(tx, pos)
-    pos += tx.byteLength
-  }
-  return out
+  for (const tx of msg.txs) inner += delimitedFieldSize(1, tx.byteLength)
+  const w = new ProtoWriter(delimitedFieldSize(1, inner))
+  w.key(1, WIRE_BYTES).varint(inner) // Message.txs
+  for (const tx of msg.txs) w.key(1, WIRE_BYTES).bytes(tx) // Txs.txs
+  return w.finish()
 }
 
 /**
@@ -84,29 +77,26 @@ export function decodeMempoolMessage (bytes: Uint8Array): MempoolMessage {
   const r = new ProtoReader(bytes, 'mempool Message')
   let txs: Uint8Array[] | undefined
   while (!r.done) {
-    const key = r.key()
-    if (fieldOf(key) === 1) {
-      r.expect(key, WIRE_BYTES, 'txs')
+    if (r.key() === 1) {
+      r.expect(WIRE_BYTES, 'txs')
       // A repeated oneof field replaces the previous value, as in Go's generated Unmarshal.
-      txs = decodeTxs(r.bytes())
+      txs = decodeTxs(r.message('mempool Txs'))
     } else {
-      r.skip(key & 7)
+      r.skip()
     }
   }
   if (txs === undefined) throw new DecodeError('mempool Message: no txs (empty or unknown message type)')
   return { type: 'txs', txs }
 }
 
-function decodeTxs (bytes: Uint8Array): Uint8Array[] {
-  const r = new ProtoReader(bytes, 'mempool Txs')
+function decodeTxs (r: ProtoReader): Uint8Array[] {
   const txs: Uint8Array[] = []
   while (!r.done) {
-    const key = r.key()
-    if (fieldOf(key) === 1) {
-      r.expect(key, WIRE_BYTES, 'txs')
+    if (r.key() === 1) {
+      r.expect(WIRE_BYTES, 'txs')
       txs.push(r.bytes())
     } else {
-      r.skip(key & 7)
+      r.skip()
     }
   }
   return txs

@@ -16,10 +16,9 @@
  * @module
  */
 import { isIP } from 'node:net'
-import pb from 'protobufjs/minimal.js'
-import { DecodeError, IncompatiblePeerError, InvalidNodeInfoError } from '../errors.js'
+import { IncompatiblePeerError, InvalidNodeInfoError } from '../errors.js'
 import { NetAddress, type NodeId } from '../transport/net-address.js'
-import { decodeAs, forEachField } from './proto-reader.js'
+import { delimitedFieldSize, ProtoReader, ProtoWriter, utf8Size, varintFieldSize, WIRE_BYTES, WIRE_VARINT } from './proto.js'
 
 /** The largest NodeInfo accepted in the handshake, in bytes (CometBFT's `maxNodeInfoSize`). */
 export const MAX_NODE_INFO_SIZE = 10240
@@ -93,9 +92,6 @@ export function defaultNodeInfo (init: NodeInfoInit): NodeInfo {
   }
 }
 
-// ignoreBOM: a leading U+FEFF is kept, as Go keeps the bytes (a default TextDecoder would drop it).
-const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true })
-
 /**
  * Encodes `info` as CometBFT's `DefaultNodeInfo` protobuf (without the length prefix). Like gogoproto, the
  * non-nullable fields 1 and 8 are always written, even when empty; other zero values are omitted.
@@ -107,23 +103,36 @@ const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true })
  * ```
  */
 export function encodeNodeInfo (info: NodeInfo): Uint8Array {
-  const w = pb.Writer.create()
-  w.uint32(0x0a).fork()
+  // Measure: every field's size, then one buffer of the sum.
   const { p2p, block, app } = info.protocolVersion
-  if (p2p !== 0) w.uint32(0x08).uint64(p2p)
-  if (block !== 0) w.uint32(0x10).uint64(block)
-  if (app !== 0) w.uint32(0x18).uint64(app)
-  w.ldelim()
-  if (info.id !== '') w.uint32(0x12).string(info.id)
-  if (info.listenAddr !== '') w.uint32(0x1a).string(info.listenAddr)
-  if (info.network !== '') w.uint32(0x22).string(info.network)
-  if (info.version !== '') w.uint32(0x2a).string(info.version)
-  if (info.channels.length > 0) w.uint32(0x32).bytes(info.channels)
-  if (info.moniker !== '') w.uint32(0x3a).string(info.moniker)
-  w.uint32(0x42).fork()
-  if (info.other.txIndex !== '') w.uint32(0x0a).string(info.other.txIndex)
-  if (info.other.rpcAddress !== '') w.uint32(0x12).string(info.other.rpcAddress)
-  w.ldelim()
+  let version = 0
+  if (p2p !== 0) version += varintFieldSize(1, p2p)
+  if (block !== 0) version += varintFieldSize(2, block)
+  if (app !== 0) version += varintFieldSize(3, app)
+  const strings: Array<[number, string, number]> = []
+  for (const [field, s] of [[2, info.id], [3, info.listenAddr], [4, info.network], [5, info.version]] as const) {
+    if (s !== '') strings.push([field, s, utf8Size(s)])
+  }
+  const moniker = utf8Size(info.moniker)
+  const txIndex = utf8Size(info.other.txIndex)
+  const rpcAddress = utf8Size(info.other.rpcAddress)
+  const other = (txIndex > 0 ? delimitedFieldSize(1, txIndex) : 0) + (rpcAddress > 0 ? delimitedFieldSize(2, rpcAddress) : 0)
+  let size = delimitedFieldSize(1, version) + delimitedFieldSize(8, other)
+  for (const [field, , n] of strings) size += delimitedFieldSize(field, n)
+  if (info.channels.length > 0) size += delimitedFieldSize(6, info.channels.length)
+  if (moniker > 0) size += delimitedFieldSize(7, moniker)
+  // Write, in field order.
+  const w = new ProtoWriter(size)
+  w.key(1, WIRE_BYTES).varint(version)
+  if (p2p !== 0) w.key(1, WIRE_VARINT).varint(p2p)
+  if (block !== 0) w.key(2, WIRE_VARINT).varint(block)
+  if (app !== 0) w.key(3, WIRE_VARINT).varint(app)
+  for (const [field, s, n] of strings) w.key(field, WIRE_BYTES).string(s, n)
+  if (info.channels.length > 0) w.key(6, WIRE_BYTES).bytes(info.channels)
+  if (moniker > 0) w.key(7, WIRE_BYTES).string(info.moniker, moniker)
+  w.key(8, WIRE_BYTES).varint(other)
+  if (txIndex > 0) w.key(1, WIRE_BYTES).string(info.other.txIndex, txIndex)
+  if (rpcAddress > 0) w.key(2, WIRE_BYTES).string(info.other.rpcAddress, rpcAddress)
   return w.finish()
 }
 
@@ -145,61 +154,57 @@ export function decodeNodeInfo (bytes: Uint8Array): NodeInfo {
     moniker: '',
     other: { txIndex: '', rpcAddress: '' }
   }
-  return decodeAs('DefaultNodeInfo', () => {
-    const r = pb.Reader.create(bytes)
-    forEachField(r, (field, wire) => {
-      if (field === 0) throw new DecodeError('DefaultNodeInfo: field 0')
-      if (field > 8) {
-        r.skipType(wire)
-        return
-      }
-      if (wire !== 2) throw new DecodeError(`DefaultNodeInfo: field ${field} with wire type ${wire}`)
-      const value = r.bytes()
-      switch (field) {
-        case 1: decodeProtocolVersion(value, info.protocolVersion); break
-        case 2: info.id = textDecoder.decode(value); break
-        case 3: info.listenAddr = textDecoder.decode(value); break
-        case 4: info.network = textDecoder.decode(value); break
-        case 5: info.version = textDecoder.decode(value); break
-        case 6: info.channels = Uint8Array.from(value); break
-        case 7: info.moniker = textDecoder.decode(value); break
-        case 8: decodeOther(value, info.other); break
-      }
-    })
-    return info
-  })
+  const r = new ProtoReader(bytes, 'DefaultNodeInfo')
+  while (!r.done) {
+    const field = r.key()
+    if (field > 8) {
+      r.skip()
+      continue
+    }
+    r.expect(WIRE_BYTES, NODE_INFO_FIELDS[field - 1]!)
+    switch (field) {
+      case 1: readProtocolVersion(r.message('ProtocolVersion'), info.protocolVersion); break
+      case 2: info.id = r.string(); break
+      case 3: info.listenAddr = r.string(); break
+      case 4: info.network = r.string(); break
+      case 5: info.version = r.string(); break
+      case 6: info.channels = Uint8Array.from(r.bytes()); break
+      case 7: info.moniker = r.string(); break
+      case 8: readOther(r.message('DefaultNodeInfoOther'), info.other); break
+    }
+  }
+  return info
 }
 
-function decodeProtocolVersion (bytes: Uint8Array, out: NodeInfo['protocolVersion']): void {
-  const r = pb.Reader.create(bytes)
-  forEachField(r, (field, wire) => {
-    if (field === 0) throw new DecodeError('ProtocolVersion: field 0')
+const NODE_INFO_FIELDS = ['protocol_version', 'default_node_id', 'listen_addr', 'network', 'version', 'channels', 'moniker', 'other']
+
+function readProtocolVersion (r: ProtoReader, out: NodeInfo['protocolVersion']): void {
+  while (!r.done) {
+    const field = r.key()
     if (field > 3) {
-      r.skipType(wire)
-      return
+      r.skip()
+      continue
     }
-    if (wire !== 0) throw new DecodeError(`ProtocolVersion: field ${field} with wire type ${wire}`)
-    const v = r.uint64()
-    const n = typeof v === 'number' ? v : (v.high >>> 0) * 4294967296 + (v.low >>> 0)
+    r.expect(WIRE_VARINT, field === 1 ? 'p2p' : field === 2 ? 'block' : 'app')
+    const n = r.uint64Number()
     if (field === 1) out.p2p = n
     else if (field === 2) out.block = n
     else out.app = n
-  })
+  }
 }
 
-function decodeOther (bytes: Uint8Array, out: NodeInfo['other']): void {
-  const r = pb.Reader.create(bytes)
-  forEachField(r, (field, wire) => {
-    if (field === 0) throw new DecodeError('DefaultNodeInfoOther: field 0')
+function readOther (r: ProtoReader, out: NodeInfo['other']): void {
+  while (!r.done) {
+    const field = r.key()
     if (field > 2) {
-      r.skipType(wire)
-      return
+      r.skip()
+      continue
     }
-    if (wire !== 2) throw new DecodeError(`DefaultNodeInfoOther: field ${field} with wire type ${wire}`)
-    const s = textDecoder.decode(r.bytes())
+    r.expect(WIRE_BYTES, field === 1 ? 'tx_index' : 'rpc_address')
+    const s = r.string()
     if (field === 1) out.txIndex = s
     else out.rpcAddress = s
-  })
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

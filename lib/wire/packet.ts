@@ -7,23 +7,22 @@
  * Packet    { oneof sum { PacketPing packet_ping = 1; PacketPong packet_pong = 2; PacketMsg packet_msg = 3; } }
  * ```
  *
- * Two codecs live here:
- * - a **hand-written** one for the hot path: {@link encodePacketMsgFrameInto} writes a length-prefixed
- *   PacketMsg straight into a caller's buffer (one copy of the payload, no intermediate object), and
- *   {@link decodePacketInto} / {@link PacketStreamDecoder} read packets in place, reporting the payload as
- *   offsets into the received chunk;
- * - the same messages through **protobufjs** ({@link encodePacketProtobuf}, {@link decodePacketProtobuf}), the
- *   reference the hand-written codec is held byte-equal to by a property test.
+ * The codec is built for the hot path: {@link encodePacketMsgFrameInto} writes a length-prefixed PacketMsg
+ * straight into a caller's buffer (one copy of the payload, no intermediate object), and
+ * {@link decodePacketInto} / {@link PacketStreamDecoder} read packets in place, reporting the payload as offsets
+ * into the received chunk; nothing is allocated per packet. A property spec holds it byte-equal to a protobufjs
+ * codec of the same messages (`spec/wire/reference-codec.ts`).
  *
- * The decoders follow the rules of CometBFT's generated (gogoproto) unmarshaller: unknown fields are skipped,
- * a field with the wrong wire type, a truncated field, a field number 0 or a stray end-group is malformed
- * ({@link DecodeError}), and a Packet with no oneof case set is an {@link UnknownPacketTypeError}.
+ * The decoders follow the rules of CometBFT's generated (gogoproto) unmarshaller (the wire toolkit's
+ * `ProtoReader`): unknown fields are skipped, a field with the wrong wire type, a truncated field, a field number
+ * 0 or a stray end-group is malformed ({@link DecodeError}), and a Packet with no oneof case set is an
+ * {@link UnknownPacketTypeError}.
  *
  * @module
  */
-import protobuf from 'protobufjs/light.js'
-import { DecodeError, FrameTooLargeError, P2PError, UnknownPacketTypeError } from '../errors.js'
-import { MAX_UVARINT_BYTES } from './delimited.js'
+import { UnknownPacketTypeError } from '../errors.js'
+import { LengthPrefix, MAX_UVARINT_BYTES } from './delimited.js'
+import { ProtoReader, varintSize, WIRE_BYTES, WIRE_VARINT, writeVarint } from './proto.js'
 
 /** Packet kind code of a `PacketPing` (its oneof field number). */
 export const PACKET_PING = 1
@@ -43,24 +42,12 @@ export type Packet =
 // ---------------------------------------------------------------------------------------------
 // Sizes
 
-/** Bytes a uvarint of `n` takes (`n` a non-negative integer below 2^53). */
-export function varintLength (n: number): number {
-  if (n < 0x80) return 1
-  if (n < 0x4000) return 2
-  if (n < 0x200000) return 3
-  if (n < 0x10000000) return 4
-  let len = 4
-  n = Math.floor(n / 0x10000000)
-  while (n > 0) { len++; n = Math.floor(n / 128) }
-  return len
-}
-
 /** Bytes of the PacketMsg body (`channel_id`, `eof`, `data` fields), without the Packet wrapper. */
 function packetMsgBodySize (channelId: number, eof: boolean, dataLength: number): number {
   let size = 0
-  if (channelId !== 0) size += 1 + varintLength(channelId)
+  if (channelId !== 0) size += 1 + varintSize(channelId)
   if (eof) size += 2
-  if (dataLength > 0) size += 1 + varintLength(dataLength) + dataLength
+  if (dataLength > 0) size += 1 + varintSize(dataLength) + dataLength
   return size
 }
 
@@ -74,13 +61,13 @@ function packetMsgBodySize (channelId: number, eof: boolean, dataLength: number)
  */
 export function packetMsgSize (channelId: number, eof: boolean, dataLength: number): number {
   const body = packetMsgBodySize(channelId, eof, dataLength)
-  return 1 + varintLength(body) + body
+  return 1 + varintSize(body) + body
 }
 
 /** Encoded size of a PacketMsg frame on the wire: length prefix plus {@link packetMsgSize}. */
 export function packetMsgFrameSize (channelId: number, eof: boolean, dataLength: number): number {
   const size = packetMsgSize(channelId, eof, dataLength)
-  return varintLength(size) + size
+  return varintSize(size) + size
 }
 
 /**
@@ -93,15 +80,6 @@ export function maxPacketMsgSize (maxPayloadSize: number): number {
 
 // ---------------------------------------------------------------------------------------------
 // Hand-written encoder
-
-function writeVarint (out: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    out[pos++] = (n & 0x7f) | 0x80
-    n = n >= 0x80000000 ? Math.floor(n / 128) : n >>> 7
-  }
-  out[pos++] = n
-  return pos
-}
 
 /**
  * Writes one length-prefixed `Packet{PacketMsg}` frame into `out` at `offset` and returns the offset after it.
@@ -120,7 +98,7 @@ export function encodePacketMsgFrameInto (
 ): number {
   const dataLength = dataEnd - dataStart
   const body = packetMsgBodySize(channelId, eof, dataLength)
-  const packet = 1 + varintLength(body) + body
+  const packet = 1 + varintSize(body) + body
   let pos = writeVarint(out, offset, packet)
   out[pos++] = 0x1a // Packet.packet_msg, length-delimited
   pos = writeVarint(out, pos, body)
@@ -186,9 +164,9 @@ export function encodePacket (packet: Packet): Uint8Array {
   if (packet.type === 'pong') return Uint8Array.of(0x12, 0x00)
   const { channelId, eof, data } = packet
   const size = packetMsgSize(channelId, eof, data.byteLength)
-  const out = new Uint8Array(varintLength(size) + size)
+  const out = new Uint8Array(varintSize(size) + size)
   encodePacketMsgFrameInto(out, 0, channelId, eof, data, 0, data.byteLength)
-  return out.subarray(varintLength(size))
+  return out.subarray(varintSize(size))
 }
 
 /** Encodes a Packet with its uvarint length prefix, in one allocation (what goes on the wire). */
@@ -205,89 +183,6 @@ export function encodePacketFrame (packet: Packet): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Hand-written decoder
 
-// The last varint read, as Go's 64-bit value split in two 32-bit halves (bits above 63 are dropped, as Go does).
-let vLo = 0
-let vHi = 0
-
-/** Reads a varint at `pos` into vLo/vHi with Go's rules (at most 10 bytes); returns the position after it. */
-function readVarint (buf: Uint8Array, pos: number, end: number): number {
-  let lo = 0
-  let hi = 0
-  for (let i = 0; ; i++) {
-    if (i === MAX_UVARINT_BYTES) throw new DecodeError('varint overflows 64 bits')
-    if (pos >= end) throw new DecodeError('unexpected end of packet inside a varint')
-    const b = buf[pos++]!
-    const bits = b & 0x7f
-    if (i < 4) lo |= bits << (7 * i)
-    else if (i === 4) { lo |= bits << 28; hi |= bits >>> 4 }
-    else if (i < 9) hi |= bits << (7 * i - 32)
-    else hi |= (bits & 1) << 31
-    if (b < 0x80) break
-  }
-  vLo = lo >>> 0
-  vHi = hi >>> 0
-  return pos
-}
-
-/** Reads a length (a varint) and checks that that many bytes follow; returns the position after the varint. */
-function readLength (buf: Uint8Array, pos: number, end: number): number {
-  pos = readVarint(buf, pos, end)
-  if (vHi !== 0) throw new DecodeError(vHi >= 0x80000000 ? 'negative length' : 'length exceeds the packet')
-  if (vLo > end - pos) throw new DecodeError('length exceeds the packet')
-  return pos
-}
-
-/** Skips one unknown field whose tag starts at `pos` (groups included, as gogoproto's skip does). */
-function skipField (buf: Uint8Array, pos: number, end: number): number {
-  let depth = 0
-  while (pos < end) {
-    pos = readVarint(buf, pos, end)
-    const wireType = vLo & 7
-    switch (wireType) {
-      case 0: pos = readVarint(buf, pos, end); break
-      case 1: pos += 8; break
-      case 2:
-        pos = readVarint(buf, pos, end)
-        if (vHi !== 0) throw new DecodeError('invalid length')
-        pos += vLo
-        break
-      case 3: depth++; break
-      case 4:
-        if (depth === 0) throw new DecodeError('unexpected end of group')
-        depth--
-        break
-      case 5: pos += 4; break
-      default: throw new DecodeError(`illegal wire type ${wireType}`)
-    }
-    if (depth === 0) {
-      if (pos > end) throw new DecodeError('unexpected end of packet in a skipped field')
-      return pos
-    }
-  }
-  throw new DecodeError('unexpected end of packet in a group')
-}
-
-/** Reads a tag at `pos`: sets tagField / tagWireType, applies gogoproto's checks. */
-let tagField = 0
-let tagWireType = 0
-function readTag (buf: Uint8Array, pos: number, end: number, what: string): number {
-  pos = readVarint(buf, pos, end)
-  tagWireType = vLo & 7
-  tagField = ((vLo >>> 3) | (vHi << 29)) | 0 // Go: int32(wire >> 3)
-  if (tagWireType === 4) throw new DecodeError(`${what}: end-group wire type for a non-group`)
-  if (tagField <= 0) throw new DecodeError(`${what}: illegal field number ${tagField}`)
-  return pos
-}
-
-/** An empty message (PacketPing, PacketPong): every field is unknown and skipped. */
-function checkEmptyMessage (buf: Uint8Array, pos: number, end: number, what: string): void {
-  while (pos < end) {
-    const fieldStart = pos
-    pos = readTag(buf, pos, end, what)
-    pos = skipField(buf, fieldStart, end)
-  }
-}
-
 /**
  * The fields of a decoded Packet, filled in place by {@link decodePacketInto} so that the hot path allocates
  * nothing per packet. For a PacketMsg the payload is `buf[dataStart, dataEnd)` of the decoded buffer.
@@ -303,34 +198,35 @@ export class PacketFields {
   dataEnd = 0
 }
 
-function decodePacketMsgBody (buf: Uint8Array, pos: number, end: number, out: PacketFields): void {
+// The reader of every packet decoded. One is enough: a decode runs to its end without calling out, and the
+// reader is pointed at each packet anew (nothing is allocated per packet).
+const reader = new ProtoReader()
+
+function decodePacketMsgBody (r: ProtoReader, out: PacketFields): void {
   out.channelId = 0
   out.eof = false
-  out.dataStart = pos
-  out.dataEnd = pos
-  while (pos < end) {
-    const fieldStart = pos
-    pos = readTag(buf, pos, end, 'PacketMsg')
-    switch (tagField) {
+  out.dataStart = r.pos
+  out.dataEnd = r.pos
+  while (r.pos < r.end) {
+    switch (r.key()) {
       case 1:
-        if (tagWireType !== 0) throw new DecodeError(`PacketMsg: wrong wire type ${tagWireType} for channel_id`)
-        pos = readVarint(buf, pos, end)
-        out.channelId = vLo | 0 // Go: int32 accumulation keeps the low 32 bits
+        r.expect(WIRE_VARINT, 'channel_id')
+        out.channelId = r.int32() // Go: int32 accumulation keeps the low 32 bits
         break
       case 2:
-        if (tagWireType !== 0) throw new DecodeError(`PacketMsg: wrong wire type ${tagWireType} for eof`)
-        pos = readVarint(buf, pos, end)
-        out.eof = (vLo | vHi) !== 0
+        r.expect(WIRE_VARINT, 'eof')
+        out.eof = r.bool()
         break
-      case 3:
-        if (tagWireType !== 2) throw new DecodeError(`PacketMsg: wrong wire type ${tagWireType} for data`)
-        pos = readLength(buf, pos, end)
-        out.dataStart = pos
-        pos += vLo
-        out.dataEnd = pos
+      case 3: {
+        r.expect(WIRE_BYTES, 'data')
+        const dataEnd = r.delimitedEnd()
+        out.dataStart = r.pos
+        out.dataEnd = dataEnd
+        r.pos = dataEnd
         break
+      }
       default:
-        pos = skipField(buf, fieldStart, end)
+        r.skip()
     }
   }
 }
@@ -350,22 +246,31 @@ function decodePacketMsgBody (buf: Uint8Array, pos: number, end: number, out: Pa
  * ```
  */
 export function decodePacketInto (buf: Uint8Array, start: number, end: number, out: PacketFields): PacketKind {
+  const r = reader.reset(buf, start, end, 'Packet')
   let kind = 0
-  let pos = start
-  while (pos < end) {
-    const fieldStart = pos
-    pos = readTag(buf, pos, end, 'Packet')
-    const field = tagField
+  while (r.pos < end) {
+    const field = r.key()
     if (field >= 1 && field <= 3) {
-      if (tagWireType !== 2) throw new DecodeError(`Packet: wrong wire type ${tagWireType} for field ${field}`)
-      pos = readLength(buf, pos, end)
-      const bodyEnd = pos + vLo
-      if (field === PACKET_MSG) decodePacketMsgBody(buf, pos, bodyEnd, out)
-      else checkEmptyMessage(buf, pos, bodyEnd, field === PACKET_PING ? 'PacketPing' : 'PacketPong')
+      r.expect(WIRE_BYTES, field === PACKET_MSG ? 'packet_msg' : field === PACKET_PING ? 'packet_ping' : 'packet_pong')
+      // The oneof case's body: read by the same reader, bounded by the body's end.
+      const bodyEnd = r.delimitedEnd()
+      r.end = bodyEnd
+      if (field === PACKET_MSG) {
+        r.what = 'PacketMsg'
+        decodePacketMsgBody(r, out)
+      } else {
+        // PacketPing, PacketPong: empty messages, every field unknown and skipped.
+        r.what = field === PACKET_PING ? 'PacketPing' : 'PacketPong'
+        while (r.pos < bodyEnd) {
+          r.key()
+          r.skip()
+        }
+      }
+      r.end = end
+      r.what = 'Packet'
       kind = field
-      pos = bodyEnd
     } else {
-      pos = skipField(buf, fieldStart, end)
+      r.skip()
     }
   }
   if (kind === 0) throw new UnknownPacketTypeError('packet has no known type (oneof unset or unknown)')
@@ -427,9 +332,12 @@ export class PacketStreamDecoder {
   #asmFill = 0
   #asmPrefix = 0 // prefix length of the frame in #asm, 0 while the prefix itself is incomplete
   readonly #fields = new PacketFields()
+  readonly #prefix: LengthPrefix
 
   /** @param maxPacketSize the largest Packet accepted, not counting its prefix (see {@link maxPacketMsgSize}) */
-  constructor (readonly maxPacketSize: number) {}
+  constructor (readonly maxPacketSize: number) {
+    this.#prefix = new LengthPrefix(maxPacketSize)
+  }
 
   /** Bytes held of a frame that is not complete yet. */
   get bufferedBytes (): number {
@@ -453,26 +361,19 @@ export class PacketStreamDecoder {
       if (pos < 0) return len
       if (this.#stopped) { this.#stopped = false; return pos }
     }
-    const max = this.maxPacketSize
+    const prefix = this.#prefix
     while (pos < len && pos - offset < budget) {
-      // Read the length prefix in place.
-      let size = 0
-      let scale = 1
-      let p = pos
-      let complete = false
-      for (let i = 0; p < len; i++) {
-        const b = chunk[p++]!
-        if (i === MAX_UVARINT_BYTES - 1 && b > 1) throw new DecodeError('varint length prefix overflows 64 bits')
-        size += (b & 0x7f) * scale
-        if (size > max) throw new FrameTooLargeError(size, max)
-        if (b < 0x80) { complete = true; break }
-        scale *= 128
-      }
-      if (!complete || len - p < size) {
-        this.#startAssembly(chunk, pos, complete ? p - pos : 0, size)
+      // The length prefix, read in place.
+      if (!prefix.read(chunk, pos, len)) {
+        this.#startAssembly(chunk, pos, 0, 0)
         return len
       }
-      const end = p + size
+      const p = pos + prefix.size
+      const end = p + prefix.value
+      if (end > len) {
+        this.#startAssembly(chunk, pos, prefix.size, prefix.value)
+        return len
+      }
       const go = this.#dispatch(chunk, p, end, sink)
       pos = end
       if (!go) break
@@ -510,25 +411,14 @@ export class PacketStreamDecoder {
     if (this.#asmPrefix === 0) {
       // The prefix is still incomplete: take bytes one by one until it is whole.
       const asm = this.#asm!
+      const prefix = this.#prefix
       while (pos < len) {
         asm[this.#asmFill++] = chunk[pos++]!
-        let size = 0
-        let scale = 1
-        let complete = false
-        for (let i = 0; i < this.#asmFill; i++) {
-          const b = asm[i]!
-          if (i === MAX_UVARINT_BYTES - 1 && b > 1) throw new DecodeError('varint length prefix overflows 64 bits')
-          size += (b & 0x7f) * scale
-          if (size > this.maxPacketSize) throw new FrameTooLargeError(size, this.maxPacketSize)
-          if (b < 0x80) { complete = true; break }
-          scale *= 128
-        }
-        if (complete) {
-          const prefixLen = this.#asmFill
-          const frame = new Uint8Array(prefixLen + size)
-          frame.set(asm.subarray(0, prefixLen), 0)
+        if (prefix.read(asm, 0, this.#asmFill)) {
+          const frame = new Uint8Array(prefix.size + prefix.value)
+          frame.set(asm.subarray(0, prefix.size), 0)
           this.#asm = frame
-          this.#asmPrefix = prefixLen
+          this.#asmPrefix = prefix.size
           break
         }
       }
@@ -547,98 +437,5 @@ export class PacketStreamDecoder {
     this.#asmPrefix = 0
     if (!this.#dispatch(asm, prefixLen, asm.byteLength, sink)) this.#stopped = true
     return pos
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// protobufjs codec (the reference)
-
-const root = protobuf.Root.fromJSON({
-  nested: {
-    tendermint: {
-      nested: {
-        p2p: {
-          nested: {
-            PacketPing: { fields: {} },
-            PacketPong: { fields: {} },
-            PacketMsg: {
-              fields: {
-                channelId: { type: 'int32', id: 1 },
-                eof: { type: 'bool', id: 2 },
-                data: { type: 'bytes', id: 3 }
-              }
-            },
-            Packet: {
-              oneofs: { sum: { oneof: ['packetPing', 'packetPong', 'packetMsg'] } },
-              fields: {
-                packetPing: { type: 'PacketPing', id: 1 },
-                packetPong: { type: 'PacketPong', id: 2 },
-                packetMsg: { type: 'PacketMsg', id: 3 }
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-})
-
-/** The protobufjs type of `tendermint.p2p.Packet`, for code that wants the reflection API. */
-export const PacketProtoType: protobuf.Type = root.lookupType('tendermint.p2p.Packet')
-
-interface PacketProtoMessage {
-  packetPing?: object
-  packetPong?: object
-  packetMsg?: { channelId?: number, eof?: boolean, data?: Uint8Array }
-  sum?: string
-}
-
-/**
- * Encodes a Packet through protobufjs (no length prefix): the reference codec. Default values (channel 0,
- * `eof` false, empty data) are omitted, as in Go.
- *
- * @example
- * ```ts
- * encodePacketProtobuf({ type: 'pong' }) // => Uint8Array [0x12, 0x00]
- * ```
- */
-export function encodePacketProtobuf (packet: Packet): Uint8Array {
-  checkPacket(packet)
-  let message: PacketProtoMessage
-  if (packet.type === 'ping') message = { packetPing: {} }
-  else if (packet.type === 'pong') message = { packetPong: {} }
-  else {
-    const msg: { channelId?: number, eof?: boolean, data?: Uint8Array } = {}
-    if (packet.channelId !== 0) msg.channelId = packet.channelId
-    if (packet.eof) msg.eof = true
-    if (packet.data.byteLength > 0) msg.data = packet.data
-    message = { packetMsg: msg }
-  }
-  return PacketProtoType.encode(message).finish()
-}
-
-/**
- * Decodes a Packet through protobufjs (no length prefix). Failures are reported as rx-p2p errors.
- *
- * @throws {DecodeError} malformed protobuf
- * @throws {UnknownPacketTypeError} no oneof case is set
- */
-export function decodePacketProtobuf (bytes: Uint8Array): Packet {
-  let message: PacketProtoMessage
-  try {
-    message = PacketProtoType.decode(bytes) as unknown as PacketProtoMessage
-  } catch (err) {
-    if (err instanceof P2PError) throw err
-    throw new DecodeError(`malformed Packet: ${(err as Error).message}`, { cause: err })
-  }
-  switch (message.sum) {
-    case 'packetPing': return { type: 'ping' }
-    case 'packetPong': return { type: 'pong' }
-    case 'packetMsg': {
-      const m = message.packetMsg!
-      return { type: 'msg', channelId: m.channelId ?? 0, eof: m.eof ?? false, data: m.data ?? new Uint8Array(0) }
-    }
-    default:
-      throw new UnknownPacketTypeError('packet has no known type (oneof unset or unknown)')
   }
 }

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import pb from 'protobufjs/minimal.js'
 import { DecodeError, InvalidAddressError, PexViolationError } from '../errors.js'
 import { NetAddress, formatIp, parseIp } from '../transport/net-address.js'
+import { delimitedFieldSize, ProtoReader, ProtoWriter, utf8Size, varintFieldSize, WIRE_BYTES, WIRE_VARINT } from './proto.js'
 
 /** The PEX channel. */
 export const PEX_CHANNEL_ID = 0x00
@@ -31,9 +31,6 @@ export interface PexAddrsMessage { type: 'addrs', addrs: NetAddress[] }
 
 /** A decoded PEX message. */
 export type PexMessage = PexRequestMessage | PexAddrsMessage
-
-const WIRE_VARINT = 0
-const WIRE_BYTES = 2
 
 /**
  * Encodes a PEX message (`Message`), without a length prefix (it travels inside `PacketMsg.data`).
@@ -73,16 +70,13 @@ export function encodePexAddrs (addrs: readonly NetAddress[]): Uint8Array {
     fields.push(field)
     len += field.length
   }
-  const head = 1 + varintSize(len)
-  const out = new Uint8Array(head + len)
-  out[0] = (2 << 3) | WIRE_BYTES
-  writeVarint(out, 1, len)
-  let pos = head
+  const w = new ProtoWriter(delimitedFieldSize(2, len))
+  w.key(2, WIRE_BYTES).varint(len) // Message.pex_addrs
   for (const field of fields) {
-    out.set(field, pos)
-    pos += field.length
+    w.buf.set(field, w.pos)
+    w.pos += field.length
   }
-  return out
+  return w.finish()
 }
 
 // `PexAddrs.addrs` fields (tag, length, NetAddress) by address object; an address is immutable.
@@ -94,30 +88,16 @@ function encodeAddrsField (addr: NetAddress): Uint8Array {
   if (!Number.isInteger(addr.port) || addr.port < 0 || addr.port > 65535) {
     throw new InvalidAddressError(`cannot send ${addr.toString()} in PexAddrs: port out of range`)
   }
-  const w = pb.Writer.create()
-  w.uint32((1 << 3) | WIRE_BYTES).fork()
-  if (addr.id !== '') w.uint32((1 << 3) | WIRE_BYTES).string(addr.id)
-  w.uint32((2 << 3) | WIRE_BYTES).string(addr.canonical().host) // formatIp(ip)
-  if (addr.port !== 0) w.uint32((3 << 3) | WIRE_VARINT).uint32(addr.port)
-  w.ldelim()
-  return Uint8Array.from(w.finish())
-}
-
-function varintSize (n: number): number {
-  let size = 1
-  while (n >= 0x80) {
-    n = Math.floor(n / 128)
-    size++
-  }
-  return size
-}
-
-function writeVarint (out: Uint8Array, pos: number, n: number): void {
-  while (n >= 0x80) {
-    out[pos++] = (n & 0x7f) | 0x80
-    n = Math.floor(n / 128)
-  }
-  out[pos] = n
+  const id = utf8Size(addr.id)
+  const host = addr.canonical().host // formatIp(ip)
+  const hostSize = utf8Size(host)
+  const inner = (id > 0 ? delimitedFieldSize(1, id) : 0) + delimitedFieldSize(2, hostSize) + (addr.port !== 0 ? varintFieldSize(3, addr.port) : 0)
+  const w = new ProtoWriter(delimitedFieldSize(1, inner))
+  w.key(1, WIRE_BYTES).varint(inner) // PexAddrs.addrs
+  if (id > 0) w.key(1, WIRE_BYTES).string(addr.id, id)
+  w.key(2, WIRE_BYTES).string(host, hostSize)
+  if (addr.port !== 0) w.key(3, WIRE_VARINT).varint(addr.port)
+  return w.finish()
 }
 
 /**
@@ -139,24 +119,25 @@ function writeVarint (out: Uint8Array, pos: number, n: number): void {
  * ```
  */
 export function decodePexMessage (bytes: Uint8Array): PexMessage {
-  const r: Reader = { buf: bytes, pos: 0 }
+  const r = new ProtoReader(bytes, 'Message')
   let msg: PexMessage | undefined
   let raw: RawAddress[] = []
-  while (r.pos < bytes.length) {
-    const key = readKey(r, bytes.length, 'Message')
-    const field = key >>> 3
-    if (field === 1 || field === 2) {
-      expectWire(key, WIRE_BYTES, 'Message', field === 1 ? 'pex_request' : 'pex_addrs')
-      const end = readEnd(r, bytes.length, 'Message')
-      if (field === 1) {
-        skipAll(r, end, 'PexRequest')
-        msg = { type: 'request' }
-      } else {
-        raw = readPexAddrs(r, end)
-        msg = { type: 'addrs', addrs: [] }
+  while (!r.done) {
+    const field = r.key()
+    if (field === 1) {
+      r.expect(WIRE_BYTES, 'pex_request')
+      const body = r.message('PexRequest')
+      while (!body.done) {
+        body.key()
+        body.skip()
       }
+      msg = { type: 'request' }
+    } else if (field === 2) {
+      r.expect(WIRE_BYTES, 'pex_addrs')
+      raw = readPexAddrs(r.message('PexAddrs'))
+      msg = { type: 'addrs', addrs: [] }
     } else {
-      skipField(r, bytes.length, key, 'Message')
+      r.skip()
     }
   }
   if (msg === undefined) throw new DecodeError('pex Message: neither pex_request nor pex_addrs is set')
@@ -186,126 +167,49 @@ interface RawAddress { id: string, ip: string, port: number, key: string, decode
 const decodedAddresses = new Map<string, NetAddress>()
 const DECODED_ADDRESSES_LIMIT = 65536
 
-// A cursor over one message's bytes; every read is bounded by the `end` of the message being read.
-interface Reader { readonly buf: Uint8Array, pos: number }
-
-function readPexAddrs (r: Reader, end: number): RawAddress[] {
+function readPexAddrs (r: ProtoReader): RawAddress[] {
   const out: RawAddress[] = []
-  while (r.pos < end) {
-    const key = readKey(r, end, 'PexAddrs')
-    if (key >>> 3 === 1) {
-      expectWire(key, WIRE_BYTES, 'PexAddrs', 'addrs')
-      const addrEnd = readEnd(r, end, 'PexAddrs')
+  while (!r.done) {
+    if (r.key() === 1) {
+      r.expect(WIRE_BYTES, 'addrs')
+      const addrEnd = r.delimitedEnd()
       const bytes = Buffer.from(r.buf.buffer, r.buf.byteOffset + r.pos, addrEnd - r.pos).toString('latin1')
       const decoded = decodedAddresses.get(bytes)
       if (decoded !== undefined) {
         r.pos = addrEnd
         out.push({ id: decoded.id, ip: decoded.host, port: decoded.port, key: bytes, decoded })
       } else {
-        const raw = readNetAddress(r, addrEnd)
+        const raw = readNetAddress(new ProtoReader(r.buf, 'NetAddress', r.pos, addrEnd))
+        r.pos = addrEnd
         raw.key = bytes
         out.push(raw)
       }
     } else {
-      skipField(r, end, key, 'PexAddrs')
+      r.skip()
     }
   }
   return out
 }
 
-function readNetAddress (r: Reader, end: number): RawAddress {
+function readNetAddress (r: ProtoReader): RawAddress {
   const addr: RawAddress = { id: '', ip: '', port: 0, key: '' }
-  while (r.pos < end) {
-    const key = readKey(r, end, 'NetAddress')
-    switch (key >>> 3) {
+  while (!r.done) {
+    switch (r.key()) {
       case 1:
-        expectWire(key, WIRE_BYTES, 'NetAddress', 'id')
-        addr.id = readString(r, end)
+        r.expect(WIRE_BYTES, 'id')
+        addr.id = r.string()
         break
       case 2:
-        expectWire(key, WIRE_BYTES, 'NetAddress', 'ip')
-        addr.ip = readString(r, end)
+        r.expect(WIRE_BYTES, 'ip')
+        addr.ip = r.string()
         break
       case 3:
-        expectWire(key, WIRE_VARINT, 'NetAddress', 'port')
-        addr.port = readVarint(r, end, 'NetAddress').low32 // Go keeps the low 32 bits (uint32)
+        r.expect(WIRE_VARINT, 'port')
+        addr.port = r.uint32() // Go keeps the low 32 bits (uint32)
         break
       default:
-        skipField(r, end, key, 'NetAddress')
+        r.skip()
     }
   }
   return addr
-}
-
-// A varint as Go's generated code reads it: at most 10 bytes. `value` is exact up to 2^53 (enough to
-// compare a length with what is left), `low32` is exact.
-function readVarint (r: Reader, end: number, what: string): { value: number, low32: number } {
-  let value = 0
-  let low32 = 0
-  for (let i = 0; ; i++) {
-    if (i >= 10) throw new DecodeError(`${what}: varint overflows 64 bits`)
-    if (r.pos >= end) throw new DecodeError(`${what}: truncated varint`)
-    const b = r.buf[r.pos++]!
-    value += (b & 0x7f) * 2 ** (7 * i)
-    if (i < 5) low32 = (low32 + (b & 0x7f) * 2 ** (7 * i)) % 2 ** 32
-    if (b < 0x80) return { value, low32 }
-  }
-}
-
-function readKey (r: Reader, end: number, what: string): number {
-  const { value } = readVarint(r, end, what)
-  if (value >= 2 ** 32) throw new DecodeError(`${what}: field key out of range`)
-  if (value < 8) throw new DecodeError(`${what}: illegal field number 0`)
-  return value >>> 0
-}
-
-function expectWire (key: number, wire: number, what: string, field: string): void {
-  if ((key & 7) !== wire) throw new DecodeError(`${what}: wrong wire type ${key & 7} for field ${field}`)
-}
-
-// Reads a length prefix and returns where the length-delimited field ends.
-function readEnd (r: Reader, end: number, what: string): number {
-  const { value: len } = readVarint(r, end, what)
-  if (len > end - r.pos) throw new DecodeError(`${what}: length ${len} runs past the end of the message`)
-  return r.pos + len
-}
-
-// ignoreBOM: a leading U+FEFF is kept, as Go keeps the bytes (a default TextDecoder would drop it).
-const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
-
-function readString (r: Reader, end: number): string {
-  const e = readEnd(r, end, 'NetAddress')
-  const s = utf8.decode(r.buf.subarray(r.pos, e))
-  r.pos = e
-  return s
-}
-
-// Skips an unknown field as gogoproto's skip does, groups included.
-function skipField (r: Reader, end: number, key: number, what: string): void {
-  let depth = 0
-  for (;;) {
-    switch (key & 7) {
-      case 0: readVarint(r, end, what); break
-      case 1: advance(r, end, 8, what); break
-      case 2: r.pos = readEnd(r, end, what); break
-      case 3: depth++; break
-      case 4:
-        if (depth === 0) throw new DecodeError(`${what}: unexpected end of group`)
-        depth--
-        break
-      case 5: advance(r, end, 4, what); break
-      default: throw new DecodeError(`${what}: illegal wire type ${key & 7}`)
-    }
-    if (depth === 0) return
-    key = readKey(r, end, what)
-  }
-}
-
-function advance (r: Reader, end: number, n: number, what: string): void {
-  if (n > end - r.pos) throw new DecodeError(`${what}: truncated field`)
-  r.pos += n
-}
-
-function skipAll (r: Reader, end: number, what: string): void {
-  while (r.pos < end) skipField(r, end, readKey(r, end, what), what)
 }

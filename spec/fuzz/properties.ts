@@ -19,8 +19,9 @@ import { P2PError } from '../../lib/errors.js'
 import { memoryPair } from '../../lib/transport/memory.js'
 import { FrameDecoder } from '../../lib/wire/delimited.js'
 import {
-  decodePacket, decodePacketProtobuf, encodePacketFrame, maxPacketMsgSize, PacketStreamDecoder, type PacketSink
+  decodePacket, encodePacketFrame, maxPacketMsgSize, PacketStreamDecoder, type PacketSink
 } from '../../lib/wire/packet.js'
+import { decodePacketProtobuf } from '../wire/reference-codec.js'
 import { TestScheduler } from 'rxjs/testing'
 import { chunksArbOf, type FuzzTarget, hex, invariant, join, onlyTyped, prefixed, unhex, UntypedErrorEscaped } from './harness.js'
 import { ioTargets } from './io-targets.js'

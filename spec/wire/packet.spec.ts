@@ -3,9 +3,10 @@ import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
 import { DecodeError, FrameTooLargeError, P2PError, UnknownPacketTypeError } from '../../lib/errors.js'
 import {
-  decodePacket, decodePacketProtobuf, encodePacket, encodePacketFrame, encodePacketMsgFrameInto, encodePacketProtobuf,
+  decodePacket, encodePacket, encodePacketFrame, encodePacketMsgFrameInto,
   maxPacketMsgSize, PacketStreamDecoder, packetMsgFrameSize, packetMsgSize, type Packet, type PacketSink
 } from '../../lib/wire/packet.js'
+import { decodePacketProtobuf, encodePacketProtobuf } from './reference-codec.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
