@@ -17,7 +17,7 @@ import {
 import type { ConnectionStatus } from '../conn/mconnection.js'
 import type { HostPort } from '../transport/duplex.js'
 import { NetAddress, type NodeId } from '../transport/net-address.js'
-import type { NodeInfo } from '../wire/node-info.js'
+import { defaultNodeInfo, type NodeInfo } from '../wire/node-info.js'
 import type { Action } from '../switch/actions.js'
 import type { Envelope } from '../switch/envelope.js'
 import type { PeerAddedEvent, PeerEvent, PeerRemovedEvent } from '../switch/events.js'
@@ -28,18 +28,18 @@ import { DEFAULT_MAX_INBOUND_PEERS, DEFAULT_MAX_OUTBOUND_PEERS } from '../switch
 
 const utf8 = new TextEncoder()
 
-/** A NodeInfo with every field filled: CometBFT-valid defaults, overridden by `init`. */
+/** A NodeInfo with every field filled: CometBFT-valid defaults ({@link defaultNodeInfo}), overridden by `init`. */
 export function fakeNodeInfo (init: Partial<NodeInfo> = {}): NodeInfo {
-  return {
-    protocolVersion: { p2p: 8, block: 11, app: 0, ...init.protocolVersion },
+  return defaultNodeInfo({
+    protocolVersion: init.protocolVersion,
     id: init.id ?? '0000000000000000000000000000000000000000',
     listenAddr: init.listenAddr ?? '127.0.0.1:26656',
     network: init.network ?? 'rx-p2p-test',
     version: init.version ?? '0.1.0',
-    channels: init.channels ?? new Uint8Array(0),
+    channels: init.channels,
     moniker: init.moniker ?? 'test',
-    other: { txIndex: 'off', rpcAddress: '', ...init.other }
-  }
+    other: init.other
+  })
 }
 
 /** A node ID derived from a name: the first 20 bytes of SHA-256 of the name, in hex. */
