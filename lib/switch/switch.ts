@@ -34,7 +34,7 @@ import { NetAddress, type NodeId, parseNodeId } from '../transport/net-address.j
 import { TcpTransport } from '../transport/tcp.js'
 import type { Listener, Transport } from '../transport/transport.js'
 import { upgradeConnection, type UpgradedConnection } from '../transport/upgrade.js'
-import { BLOCK_PROTOCOL_VERSION, nodeInfoAddress, P2P_PROTOCOL_VERSION, type NodeInfo } from '../wire/node-info.js'
+import { defaultNodeInfo, nodeInfoAddress, type NodeInfo } from '../wire/node-info.js'
 import type { Action, SendMode } from './actions.js'
 import { BanList, type BanEntry, type BanScope, type BanTarget } from './ban-list.js'
 import {
@@ -638,16 +638,16 @@ export class Switch {
   #makeNodeInfo (): NodeInfo {
     const init = this.#init
     const listen = this.#listenAddress
-    return {
-      protocolVersion: { p2p: P2P_PROTOCOL_VERSION, block: BLOCK_PROTOCOL_VERSION, app: 0, ...init.protocolVersion },
+    return defaultNodeInfo({
+      protocolVersion: init.protocolVersion,
       id: this.nodeKey.id,
-      listenAddr: init.externalAddress ?? (listen !== undefined ? listen.hostPort : '0.0.0.0:0'),
+      listenAddr: init.externalAddress ?? listen?.hostPort,
       network: init.network ?? DEFAULT_NETWORK,
       version: init.version ?? RX_P2P_VERSION,
       channels: Uint8Array.from(this.#channels.map((c) => c.id)),
       moniker: init.moniker ?? DEFAULT_MONIKER,
-      other: { txIndex: 'off', rpcAddress: '', ...init.other }
-    }
+      other: init.other
+    })
   }
 
   #emit (event: PeerEvent): void {
