@@ -24,6 +24,7 @@ import { AbstractDuplex, type DuplexConnection } from '../transport/duplex.js'
 import type { NodeId } from '../transport/net-address.js'
 import { decodeAuthSig, encodeAuthSig } from '../wire/auth-sig.js'
 import { encodeDelimited, readDelimited } from '../wire/delimited.js'
+import { delimitedFieldSize, ProtoReader, ProtoWriter, WIRE_BYTES } from '../wire/proto.js'
 
 /** The reader limit for the handshake messages (ephemeral key, AuthSig), as in Go: 1 MiB. */
 export const HANDSHAKE_MESSAGE_MAX = 1024 * 1024
@@ -333,26 +334,25 @@ function abortReason (reason: unknown, what: string): Error {
 
 /** `BytesValue{value = key}` with its length prefix: `22 0a 20 <32 bytes>`. */
 function encodeEphemeralKey (publicKey: Uint8Array): Uint8Array {
-  const msg = new Uint8Array(2 + publicKey.length)
-  msg[0] = 0x0a
-  msg[1] = publicKey.length
-  msg.set(publicKey, 2)
-  return encodeDelimited(msg)
+  return encodeDelimited(new ProtoWriter(delimitedFieldSize(1, publicKey.length)).key(1, WIRE_BYTES).bytes(publicKey).finish())
 }
 
 /** Reads `BytesValue.value`; the key must be exactly 32 bytes. */
 function decodeEphemeralKey (msg: Uint8Array): Uint8Array {
-  // google.protobuf.BytesValue { bytes value = 1; }: the only field we expect, once.
+  // google.protobuf.BytesValue { bytes value = 1; }: the only field we expect; a repeated one keeps the last.
   let value: Uint8Array | undefined
-  let pos = 0
-  while (pos < msg.length) {
-    const tag = msg[pos++]!
-    if (tag !== 0x0a) throw new HandshakeError(`unexpected field tag 0x${tag.toString(16)} in the remote ephemeral key message`)
-    if (pos >= msg.length) throw new HandshakeError('truncated remote ephemeral key message')
-    const len = msg[pos++]!
-    if (len > 0x7f || pos + len > msg.length) throw new HandshakeError('malformed remote ephemeral key message')
-    value = msg.subarray(pos, pos + len)
-    pos += len
+  const r = new ProtoReader(msg, 'BytesValue')
+  try {
+    while (!r.done) {
+      const field = r.key()
+      if (field !== 1 || r.wireType !== WIRE_BYTES) {
+        throw new HandshakeError(`unexpected field ${field} (wire type ${r.wireType}) in the remote ephemeral key message`)
+      }
+      value = r.bytes()
+    }
+  } catch (err) {
+    if (err instanceof DecodeError) throw new HandshakeError(`malformed remote ephemeral key message: ${err.message}`, { cause: err })
+    throw err
   }
   if (value === undefined || value.length !== X25519_KEY_SIZE) {
     throw new HandshakeError(`remote ephemeral key must be ${X25519_KEY_SIZE} bytes, got ${value?.length ?? 0}`)

@@ -1,10 +1,10 @@
 /**
  * Fuzz targets: every decoder of bytes from a remote peer or from disk, fed random bytes and mutations of golden
  * inputs, must return a value or throw one of rx-p2p's typed errors (a `P2PError`), nothing else. Here: the
- * packet layer (frames, packets, the packet stream, MConnection inbound), seeded from the CometBFT vectors in
- * `spec/fixtures/cometbft/proto_vectors_from_tests.json`; in `wire-targets.ts`: PEX, NodeInfo and its
- * validation, AuthSig, consensus, mempool and the delimited reader, each with a round trip of generated valid
- * messages; in `io-targets.ts`: a SecretConnection's receive path after a real handshake, and the
+ * packet layer (frames, packets, the packet stream, MConnection inbound, the protobufjs reference codec), seeded
+ * from the CometBFT vectors in `spec/fixtures/cometbft/proto_vectors_from_tests.json`; in `wire-targets.ts`: the
+ * protobuf reader, PEX, NodeInfo and its validation, AuthSig, consensus, mempool and the delimited reader, each
+ * with a round trip of generated valid messages; in `io-targets.ts`: a SecretConnection's receive path after a real handshake, and the
  * `addrbook.json` loader. Used by `spec/fuzz/decoders.spec.ts` (a few hundred runs per target in the default
  * suite) and by `npm run fuzz` (`spec/fuzz/run.ts`: fresh seeds for a given time, with coverage).
  *

@@ -1,6 +1,6 @@
 /**
- * Fuzz targets for the message decoders of `lib/wire/` above the packet layer: PEX, NodeInfo (and its
- * validation), AuthSig, consensus, mempool, and the delimited reader. Each decoder target is seeded from the
+ * Fuzz targets for the message decoders of `lib/wire/` above the packet layer: the protobuf reader they all
+ * share, PEX, NodeInfo (and its validation), AuthSig, consensus, mempool, and the delimited reader. Each decoder target is seeded from the
  * upstream vectors of its message (`spec/fixtures/cometbft/`) and encodes of valid messages; each
  * round-trip target encodes a generated valid message and checks that decoding gives it back.
  */
@@ -18,6 +18,7 @@ import {
   BLOCK_PROTOCOL_VERSION, checkCompatible, decodeNodeInfo, encodeNodeInfo, MAX_NODE_INFO_SIZE, nodeInfoAddress, validateNodeInfo, type NodeInfo
 } from '../../lib/wire/node-info.js'
 import { decodePexMessage, encodePexMessage, type PexMessage } from '../../lib/wire/pex.js'
+import { ProtoReader } from '../../lib/wire/proto.js'
 import {
   chunksArbOf, expectEqual, type FuzzTarget, hex, invariant, join, prefixed, roundTripTarget, typedOrThrow, unhex, valueOrTyped
 } from './harness.js'
@@ -192,9 +193,52 @@ function firstFrame (bytes: Uint8Array): { frame: string, rest: string } | { err
 }
 
 // ---------------------------------------------------------------------------------------------
+// The protobuf reader under every codec
+
+const protoCorpus: Uint8Array[] = protoVectors.map((v) => unhex(v.hex))
+
+/** Every field of `buf[start, end)` read with key() and skipped: the field numbers, then the error if any. */
+function walkFields (r: ProtoReader, end: number): string[] {
+  const out: string[] = []
+  try {
+    while (!r.done) {
+      const before = r.pos
+      out.push(`${r.key()}/${r.wireType}`)
+      r.skip()
+      invariant(r.pos > before && r.pos <= end, `reader at ${r.pos} after a field at ${before} (end ${end})`)
+    }
+    invariant(r.pos === end, `reader ended at ${r.pos}, not ${end}`)
+  } catch (err) {
+    const typed = typedOrThrow('ProtoReader', err)
+    invariant(typed.name === 'DecodeError', `ProtoReader threw ${typed.name}`)
+    out.push(`error: ${typed.message}`)
+  }
+  return out
+}
+
+// One reused reader: whatever it read last must not change what it reads next.
+const reusedReader = new ProtoReader()
+
+// ---------------------------------------------------------------------------------------------
 // Targets
 
 export const wireTargets: FuzzTarget[] = [
+  {
+    name: 'proto-reader',
+    input: chunksArbOf(protoCorpus),
+    golden: protoCorpus.map((g) => [g]),
+    check: (chunks) => {
+      // A fresh reader and a reused one walk any bytes alike, and a reader over a sub-range of a larger buffer
+      // (bytes on both sides) reads the same as one over the range alone: nothing is read outside the bounds.
+      const bytes = join(chunks)
+      const fresh = walkFields(new ProtoReader(bytes, 'M'), bytes.byteLength)
+      const reused = walkFields(reusedReader.reset(bytes, 0, bytes.byteLength, 'M'), bytes.byteLength)
+      expectEqual(reused, fresh, 'reused reader')
+      const padded = new Uint8Array(bytes.byteLength + 4).fill(0x80)
+      padded.set(bytes, 2)
+      expectEqual(walkFields(new ProtoReader(padded, 'M', 2, 2 + bytes.byteLength), 2 + bytes.byteLength), fresh, 'reader over a sub-range')
+    }
+  },
   {
     name: 'pex-message',
     input: chunksArbOf(pexCorpus),

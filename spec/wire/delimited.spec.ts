@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { FrameDecoder, encodeDelimited, readDelimited } from '../../lib/wire/delimited.js'
+import { FrameDecoder, LengthPrefix, encodeDelimited, readDelimited } from '../../lib/wire/delimited.js'
 import { memoryPair } from '../../lib/transport/memory.js'
 import { FrameTooLargeError, DecodeError, ConnectionClosedError } from '../../lib/errors.js'
 import { firstValueFrom, toArray } from 'rxjs'
@@ -30,6 +30,19 @@ describe('wire/delimited', () => {
     const f = new FrameDecoder(1 << 20)
     f.push(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x02)) // 2^41
     expect(() => f.next()).to.throw(FrameTooLargeError)
+  })
+
+  it('LengthPrefix: Go ReadUvarint rules (non-minimal forms accepted, a tenth byte above 1 refused), checked against the maximum as it reads', () => {
+    const p = new LengthPrefix(1 << 20)
+    expect(p.read(Uint8Array.of(0x09, 0xff), 0, 2)).to.equal(true)
+    expect([p.value, p.size]).to.deep.equal([9, 1])
+    expect(p.read(Uint8Array.of(0xee, 0x80, 0x00), 1, 3)).to.equal(true) // 0 in two bytes
+    expect([p.value, p.size]).to.deep.equal([0, 2])
+    expect(p.read(Uint8Array.of(0x80, 0x80), 0, 2)).to.equal(false)
+    expect(() => new LengthPrefix(Infinity).read(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02), 0, 10))
+      .to.throw(DecodeError, 'varint length prefix overflows 64 bits')
+    expect(() => p.read(Uint8Array.of(0x81, 0x80, 0x40), 0, 2)).to.not.throw()
+    expect(() => p.read(Uint8Array.of(0x81, 0x80, 0x40), 0, 3)).to.throw(FrameTooLargeError) // 2^20 + 1
   })
 
   it('readDelimited takes one message and leaves the rest for the next reader', async () => {
