@@ -42,6 +42,25 @@ export class LengthPrefix {
    */
   read (buf: Uint8Array, start: number, end: number): boolean {
     const max = this.max
+    // One or two bytes: every packet of the MConnection (up to 16383 bytes).
+    if (end - start >= 2) {
+      const b0 = buf[start]!
+      if (b0 < 0x80) {
+        if (b0 > max) throw new FrameTooLargeError(b0, max)
+        this.value = b0
+        this.size = 1
+        return true
+      }
+      const b1 = buf[start + 1]!
+      if (b1 < 0x80) {
+        const value = (b0 & 0x7f) | (b1 << 7)
+        if ((b0 & 0x7f) > max) throw new FrameTooLargeError(b0 & 0x7f, max)
+        if (value > max) throw new FrameTooLargeError(value, max)
+        this.value = value
+        this.size = 2
+        return true
+      }
+    }
     let value = 0
     let scale = 1
     for (let i = 0, p = start; p < end; i++) {

@@ -43,6 +43,13 @@ describe('wire/delimited', () => {
       .to.throw(DecodeError, 'varint length prefix overflows 64 bits')
     expect(() => p.read(Uint8Array.of(0x81, 0x80, 0x40), 0, 2)).to.not.throw()
     expect(() => p.read(Uint8Array.of(0x81, 0x80, 0x40), 0, 3)).to.throw(FrameTooLargeError) // 2^20 + 1
+    // The one- and two-byte forms (every MConnection packet) check the maximum byte by byte too.
+    const small = new LengthPrefix(100)
+    expect(() => small.read(Uint8Array.of(0x65, 0x00), 0, 2)).to.throw(FrameTooLargeError, '101')
+    expect(() => small.read(Uint8Array.of(0xff, 0x00), 0, 2)).to.throw(FrameTooLargeError, '127')
+    expect(() => small.read(Uint8Array.of(0x80, 0x01), 0, 2)).to.throw(FrameTooLargeError, '128')
+    expect(small.read(Uint8Array.of(0xe4, 0x00), 0, 2)).to.equal(true)
+    expect([small.value, small.size]).to.deep.equal([100, 2])
   })
 
   it('readDelimited takes one message and leaves the rest for the next reader', async () => {
