@@ -495,7 +495,9 @@ export class Switch {
     const persistent = await Promise.all(this.#persistent.map(async (a) => await a.resolve().catch(() => a)))
     this.#persistent.splice(0, this.#persistent.length, ...persistent)
     if (this.#init.listenAddress !== undefined) {
-      const listener = await this.#transport.listen(hostPortOf(this.#init.listenAddress))
+      // The gate refuses by IP on the raw socket, before the transport wraps it (a transport may ignore it:
+      // then #onAccept makes every check).
+      const listener = await this.#transport.listen(hostPortOf(this.#init.listenAddress), { gate: this.#gate })
       this.#listener = listener
       this.#listenAddress = new NetAddress(this.nodeId, listener.address.host, listener.address.port)
     }
@@ -674,28 +676,45 @@ export class Switch {
   }
 
   /**
-   * Admission of an accepted connection, cheapest refusals first, every one before any handshake work: an IP
-   * ban; the inbound-peer limit (peers only, not connections in their handshakes); the duplicate-IP filter;
-   * the per-IP pending limit; the per-IP handshake bucket. Then it joins the pending handshakes, evicting one
-   * when they are full, and the upgrade runs on its own.
+   * The listener's gate (`ListenOptions.gate`): the admission checks by IP on the raw socket, before the
+   * transport makes a connection of it. A refused socket costs the accept, this check, one `rejected` event
+   * and a reset; none of a connection's objects. A listener that does not apply the gate gets the same checks
+   * in `#onAccept`.
    */
-  #onAccept (raw: DuplexConnection): void {
-    const remote = raw.remoteAddress
-    const reject = (error: PeerRejectedError): void => {
-      raw.destroy(error)
-      this.#countRefusal(error)
-      this.#emit({ type: 'rejected', remoteAddress: remote, peerId: undefined, error })
+  readonly #gate = (remote: HostPort): boolean => {
+    if (this.#state !== 'running') return false
+    const error = this.#admissionRefusal(remote.host, true)
+    if (error === undefined) return true
+    this.#refused(remote, error)
+    return false
+  }
+
+  /** Counts a refusal at accept and reports it as a `rejected` event. */
+  #refused (remote: HostPort | undefined, error: PeerRejectedError): void {
+    this.#countRefusal(error)
+    this.#emit({ type: 'rejected', remoteAddress: remote, peerId: undefined, error })
+  }
+
+  /**
+   * The admission checks by remote IP, cheapest first, every one before any handshake work: an IP ban; the
+   * inbound-peer limit (peers only, not connections in their handshakes); the duplicate-IP filter; the per-IP
+   * pending limit; and, when `takeToken`, the per-IP handshake bucket (the one check that spends: a token).
+   * Undefined when the connection may go on. Every refusal is made without a stack trace (it would be most of
+   * its cost at line rate, and says nothing: the reason and the message do).
+   */
+  #admissionRefusal (ip: string, takeToken: boolean): PeerRejectedError | undefined {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+    try {
+      return this.#checkAdmission(ip, takeToken)
+    } finally {
+      Error.stackTraceLimit = limit
     }
-    if (this.#state !== 'running') {
-      raw.destroy()
-      return
-    }
-    const ip = remote?.host ?? ''
+  }
+
+  #checkAdmission (ip: string, takeToken: boolean): PeerRejectedError | undefined {
     const ban = this.#bans.ipBan(ip, 'accept')
-    if (ban !== undefined) {
-      reject(refusal('banned', `ip ${ip} is banned: ${ban.reason}`))
-      return
-    }
+    if (ban !== undefined) return new PeerRejectedError('banned', `ip ${ip} is banned: ${ban.reason}`)
     // CometBFT wraps the listener in `netutil.LimitListener(max_num_inbound_peers + len(unconditional_peer_ids))`,
     // which counts connections still in their handshakes, so idle sockets take every slot. Here only
     // connections past their handshakes count (the precise check, unconditional peers aside, is admitPeer's,
@@ -703,27 +722,42 @@ export class Switch {
     // in the backlog, so one beyond the limit is closed at once.
     const upgraded = this.#inboundConns - this.#pending.size
     if (upgraded >= this.maxInboundPeers + this.#unconditional.size) {
-      reject(refusal('max-inbound', `already ${upgraded} inbound peers (max ${this.maxInboundPeers})`))
-      return
+      return new PeerRejectedError('max-inbound', `already ${upgraded} inbound peers (max ${this.maxInboundPeers})`)
     }
     // CometBFT `ConnDuplicateIPFilter` (a conn filter, before the handshake), unless `allow_duplicate_ip`.
     const dup = checkDuplicateIp(this.#connsByIp, ip, this.#allowDuplicateIp)
-    if (dup !== undefined) {
-      reject(dup)
-      return
-    }
+    if (dup !== undefined) return dup
     const perIp = this.#pending.check(ip)
-    if (perIp !== undefined) {
-      reject(perIp)
+    if (perIp !== undefined) return perIp
+    if (takeToken && !this.#handshakeRate.admit(ip)) {
+      return new PeerRejectedError('handshake-rate', `too many handshakes from ${ip} (${this.#handshakeRate.burstPerIp}, then ${this.#handshakeRate.ratePerIp}/s)`)
+    }
+    return undefined
+  }
+
+  /**
+   * Admission of an accepted connection: the checks by IP (`#admissionRefusal`; from a gated
+   * listener they ran on the socket already, and run again here without taking a second handshake token, which
+   * costs nothing for a connection that passed); then it joins the pending handshakes, evicting one when they
+   * are full, and the upgrade runs on its own.
+   */
+  #onAccept (raw: DuplexConnection): void {
+    const remote = raw.remoteAddress
+    if (this.#state !== 'running') {
+      raw.destroy()
       return
     }
-    if (!this.#handshakeRate.admit(ip)) {
-      reject(refusal('handshake-rate', `too many handshakes from ${ip} (${this.#handshakeRate.burstPerIp}, then ${this.#handshakeRate.ratePerIp}/s)`))
+    const ip = remote?.host ?? ''
+    const error = this.#admissionRefusal(ip, this.#listener?.gated !== true)
+    if (error !== undefined) {
+      raw.destroy(error)
+      this.#refused(remote, error)
       return
     }
     const admission = this.#pending.add(raw, ip)
     if (!admission.admitted) {
-      reject(admission.error)
+      raw.destroy(admission.error)
+      this.#refused(remote, admission.error)
       return
     }
     if (admission.evicted !== undefined) {
@@ -1128,21 +1162,6 @@ export class Switch {
     // then feels TCP backpressure instead of making the reactor answer (and allocate) at the rate it sends.
     const release = from.holdReading()
     void peer.send(chId, message).finally(release)
-  }
-}
-
-/**
- * A `PeerRejectedError` for a refusal at accept, made without a stack trace: those refusals come at the
- * attacker's connection rate, and capturing a stack was a tenth of what each cost (the stack says nothing: the
- * reason and the message do).
- */
-function refusal (reason: PeerRejectedError['reason'], message: string): PeerRejectedError {
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
-  try {
-    return new PeerRejectedError(reason, message)
-  } finally {
-    Error.stackTraceLimit = limit
   }
 }
 

@@ -56,6 +56,83 @@ describe('transport/TcpTransport', () => {
   })
 })
 
+/** A raw socket from `localAddress` to `port`; resolves with the error code it ended with ('' for a clean close). */
+function connectFrom (localAddress: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, localAddress })
+    let code = ''
+    s.on('error', (err: NodeJS.ErrnoException) => { code = err.code ?? err.message })
+    s.on('close', () => { resolve(code) })
+    s.setTimeout(10_000, () => { s.destroy(); reject(new Error('the listener neither accepted nor closed the connection')) })
+    s.resume()
+  })
+}
+
+describe('transport/TcpTransport with a gate', () => {
+  it('refuses by remote address before a connection exists: the refused dialer is reset and nothing is emitted; one let through arrives with the address the gate saw', async () => {
+    const asked: Array<{ host: string, port: number }> = []
+    const tcp = new TcpTransport()
+    const listener = await tcp.listen({ host: '127.0.0.1', port: 0 }, { gate: (remote) => { asked.push(remote); return remote.host !== '127.0.7.1' } })
+    expect(listener.gated).to.equal(true)
+    const emitted: Array<{ host: string, port: number } | undefined> = []
+    const sub = listener.connections$.subscribe((conn) => { emitted.push(conn.remoteAddress) })
+    // A reset, not a FIN: no TIME_WAIT is left on our side for a refused connection.
+    expect(await connectFrom('127.0.7.1', listener.address.port)).to.equal('ECONNRESET')
+    expect(await connectFrom('127.0.7.1', listener.address.port)).to.equal('ECONNRESET')
+    expect(emitted).to.deep.equal([])
+    const conn = await new TcpTransport({ localAddress: '127.0.7.2' }).dial(listener.address)
+    await sleep(50)
+    expect(emitted).to.have.length(1)
+    expect(emitted[0]).to.deep.equal(conn.localAddress)
+    expect(asked.map((a) => a.host)).to.deep.equal(['127.0.7.1', '127.0.7.1', '127.0.7.2'])
+    expect(asked[2]).to.deep.equal(conn.localAddress)
+    conn.destroy()
+    sub.unsubscribe()
+    await listener.close()
+  })
+
+  it('asks once per accepted connection, before Node makes a net.Socket of it (a refusal makes none)', async () => {
+    let asked = 0
+    let socketsReset = 0
+    const resetAndDestroy = net.Socket.prototype.resetAndDestroy
+    net.Socket.prototype.resetAndDestroy = function (this: net.Socket) { socketsReset++; return resetAndDestroy.call(this) }
+    try {
+      const listener = await new TcpTransport().listen({ host: '127.0.0.1', port: 0 }, { gate: () => { asked++; return asked > 5 } })
+      const accepted: Array<{ destroy: () => void }> = []
+      const sub = listener.connections$.subscribe((conn) => { accepted.push(conn) })
+      for (let i = 0; i < 5; i++) expect(await connectFrom('127.0.7.3', listener.address.port)).to.equal('ECONNRESET')
+      const conn = await new TcpTransport().dial(listener.address)
+      await sleep(50)
+      // The fast path: refused handles are reset by the listener itself (a fallback on the 'connection' event
+      // would have made a net.Socket of each and reset it with resetAndDestroy).
+      expect(socketsReset).to.equal(0)
+      expect(asked).to.equal(6)
+      expect(accepted).to.have.length(1)
+      conn.destroy()
+      for (const c of accepted) c.destroy()
+      sub.unsubscribe()
+      await listener.close()
+    } finally {
+      net.Socket.prototype.resetAndDestroy = resetAndDestroy
+    }
+  })
+
+  it('is not gated without a gate: every connection is emitted', async () => {
+    const listener = await new TcpTransport().listen({ host: '127.0.0.1', port: 0 })
+    expect(listener.gated).to.equal(false)
+    const accepted = firstValueFrom(listener.connections$)
+    const conn = await new TcpTransport({ localAddress: '127.0.7.1' }).dial(listener.address)
+    expect((await accepted).remoteAddress).to.deep.equal(conn.localAddress)
+    conn.destroy()
+    ;(await accepted).destroy()
+    await listener.close()
+  })
+})
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
 /** One child of fixtures/emfile-listener.ts with its JSON lines as a queue. */
 class EmfileChild {
   readonly #proc = spawn('sh', ['-c', 'ulimit -n 128 && exec "$@"', 'sh', process.execPath, '--import', 'tsx', new URL('./fixtures/emfile-listener.ts', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] })
