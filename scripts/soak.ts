@@ -20,9 +20,11 @@
  *   that flood 1-byte packets that never end a message, peers that send requests and never read the answers,
  *   and half handshakes; each attacker reconnects (with a fresh key) when it is dropped.
  * - **this one**: every `--every` seconds asks the nodes process for its numbers, after a full GC
- *   (`--expose-gc`): RSS, heap used, external memory, active handles (`process.getActiveResourcesInfo()`),
- *   open sockets (`/proc/self/fd`), peers, CPU; prints a line; at the end compares the mean of the samples in
- *   the last 20% of the run with the mean of those in the 20-40% window, right after the warm-up.
+ *   (`--expose-gc`): RSS, heap used, external memory, active handles other than timers and the timers apart
+ *   (`process.getActiveResourcesInfo()`), open sockets (`/proc/self/fd`), peers, address-book entries, CPU;
+ *   prints a line; at the end compares the mean of the samples in the last 20% of the run with the mean of
+ *   those in the 20-40% window, right after the warm-up. RSS, heap, handles and sockets are judged; the rest
+ *   is shown.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
@@ -30,6 +32,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { getHeapSpaceStatistics } from 'node:v8'
 import { EMPTY, interval, merge, mergeMap, of, timer, type Observable } from 'rxjs'
 import { makeSecretConnection } from '../lib/conn/secret-connection.js'
 import { NodeKey } from '../lib/crypto/node-key.js'
@@ -57,7 +60,10 @@ interface Options {
   down: number
   seed: number
   attackers: boolean
+  freshKeys: boolean
   maxGrowth: number
+  /** Extra node flags for the nodes process (`--node-option`, repeatable). */
+  nodeOptions: string[]
 }
 
 const USAGE = `usage: npm run soak -- [--minutes N] [--nodes N] [--every S] [--churn-every S] [--down N] [--seed N] [--no-attackers] [--max-growth F]
@@ -69,11 +75,13 @@ const USAGE = `usage: npm run soak -- [--minutes N] [--nodes N] [--every S] [--c
   --down N          nodes down at any time (default: 5% of the nodes)
   --seed N          seed of the churn and traffic choices (default 1)
   --no-attackers    without the attackers
+  --fresh-keys      attackers reconnect with a fresh key every time (default: each cycles through 4 keys)
   --max-growth F    the growth allowed after warm-up (default 0.10)
+  --node-option X   a node or V8 flag for the nodes process (repeatable), e.g. --node-option=--optimize-for-size
 `
 
 function parseArgs (argv: readonly string[]): Options {
-  const opts: Partial<Options> & { attackers: boolean } = { attackers: true }
+  const opts: Partial<Options> & { attackers: boolean, freshKeys: boolean, nodeOptions: string[] } = { attackers: true, freshKeys: false, nodeOptions: [] }
   const num = (name: string, v: string | undefined, min: number): number => {
     const n = Number(v)
     if (v === undefined || !Number.isFinite(n) || n < min) {
@@ -83,7 +91,9 @@ function parseArgs (argv: readonly string[]): Options {
     return n
   }
   for (let i = 0; i < argv.length; i++) {
-    const [arg, inline] = argv[i]!.split('=', 2) as [string, string | undefined]
+    const eq = argv[i]!.indexOf('=')
+    const arg = eq < 0 ? argv[i]! : argv[i]!.slice(0, eq)
+    const inline = eq < 0 ? undefined : argv[i]!.slice(eq + 1)
     const value = (): string | undefined => inline ?? argv[++i]
     switch (arg) {
       case '--minutes': opts.minutes = num(arg, value(), 0.05); break
@@ -94,6 +104,13 @@ function parseArgs (argv: readonly string[]): Options {
       case '--seed': opts.seed = Math.floor(num(arg, value(), 0)); break
       case '--max-growth': opts.maxGrowth = num(arg, value(), 0); break
       case '--no-attackers': opts.attackers = false; break
+      case '--fresh-keys': opts.freshKeys = true; break
+      case '--node-option': {
+        const v = value()
+        if (v === undefined) { process.stderr.write(`soak: --node-option needs a flag\n${USAGE}`); process.exit(2) }
+        opts.nodeOptions.push(v)
+        break
+      }
       case '--help': case '-h': process.stdout.write(USAGE); process.exit(0)
       // eslint-disable-next-line no-fallthrough
       default:
@@ -111,6 +128,8 @@ function parseArgs (argv: readonly string[]): Options {
     down: Math.min(opts.down ?? Math.round(nodes * 0.05), nodes - 4),
     seed: opts.seed ?? 1,
     attackers: opts.attackers,
+    freshKeys: opts.freshKeys,
+    nodeOptions: opts.nodeOptions,
     maxGrowth: opts.maxGrowth ?? 0.1
   }
 }
@@ -178,9 +197,20 @@ interface Sample {
   t: number
   rss: number
   heapUsed: number
+  /** The V8 heap's committed size (what of the RSS is V8's). */
+  heapTotal: number
   external: number
+  /** Active handles and requests other than timers (sockets, servers, file requests). */
   handles: number
+  /** Active timers (`Timeout`), shown apart: their count rises and falls with the traffic. */
+  timers: number
   sockets: number
+  /** The committed size of each V8 heap space. */
+  spaces: Record<string, number>
+  /** Entries of every node's address book, together. */
+  bookEntries: number
+  /** Bans held by every node's Switch, together. */
+  bans: number
   nodesUp: number
   peers: number
   cpuUs: number
@@ -242,7 +272,9 @@ function nodesMain (opts: Options): void {
     const remember = (id: string): boolean => {
       if (seen.has(id)) return false
       seen.add(id)
-      if (seen.size > 2048) seen.delete(seen.values().next().value!)
+      // 256 ids: a message crosses the network in well under a second, and 256 is over a minute of everyone's
+      // messages. Small, so that the sets are full within the warm-up (bounded state filling up looks like growth).
+      if (seen.size > 256) seen.delete(seen.values().next().value!)
       return true
     }
     return {
@@ -356,13 +388,19 @@ function nodesMain (opts: Options): void {
       globalThis.gc?.()
       const m = process.memoryUsage()
       const c = process.cpuUsage(cpu0)
+      const resources = process.getActiveResourcesInfo()
       const sample: Sample = {
         t: Date.now() - t0,
         rss: m.rss,
         heapUsed: m.heapUsed,
+        heapTotal: m.heapTotal,
+        spaces: Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.space_size])),
         external: m.external,
-        handles: process.getActiveResourcesInfo().length,
+        handles: resources.filter((r) => r !== 'Timeout' && r !== 'Immediate').length,
+        timers: resources.filter((r) => r === 'Timeout').length,
         sockets: openSockets(),
+        bookEntries: slots.reduce((n, s) => n + (s.pex?.book.size ?? 0), 0),
+        bans: slots.reduce((n, s) => n + (s.sw?.admissionStats().bans ?? 0), 0),
         nodesUp: slots.filter((s) => s.sw !== undefined).length,
         peers: slots.reduce((n, s) => n + (s.sw?.peers.size ?? 0), 0),
         cpuUs: c.user + c.system,
@@ -398,7 +436,7 @@ interface AttackCounts {
   failures: number
 }
 
-function attackersMain (addresses: string[], seed: number): void {
+function attackersMain (addresses: string[], seed: number, freshKeys: boolean): void {
   const random = seededRandom(seed + 1000)
   const targets = addresses.map((a) => {
     const [id, hostPort] = a.split('@') as [string, string]
@@ -416,9 +454,20 @@ function attackersMain (addresses: string[], seed: number): void {
     s.once('connect', () => { s.off('error', reject); s.on('error', () => {}); sockets.add(s); s.once('close', () => sockets.delete(s)); resolve(s) })
     s.once('error', reject)
   })
+  // Each attacker cycles through 4 keys: with a fresh key per connection, every reconnect would add one more
+  // entry (a new ID at the same address) to the book of the node it reached, and PEX would carry it on to
+  // every book in the network (a non-strict book, as on loopback, has no group bound): bounded only by the
+  // books' size, so growth all through the run (see --fresh-keys).
+  const keyPools = new Map<string, { keys: NodeKey[], next: number }>()
+  const keyFor = (localAddress: string): NodeKey => {
+    if (freshKeys) return NodeKey.generate()
+    let pool = keyPools.get(localAddress)
+    if (pool === undefined) keyPools.set(localAddress, pool = { keys: Array.from({ length: 4 }, () => NodeKey.generate()), next: 0 })
+    return pool.keys[pool.next++ % pool.keys.length]!
+  }
   const handshake = async (localAddress: string, channels: number[]): Promise<{ sc: Awaited<ReturnType<typeof makeSecretConnection>>, socket: net.Socket }> => {
     const socket = await connect(localAddress)
-    const nodeKey = NodeKey.generate()
+    const nodeKey = keyFor(localAddress)
     try {
       const sc = await makeSecretConnection(new TcpConnection(socket), nodeKey, {})
       const ours: NodeInfo = {
@@ -511,8 +560,8 @@ function attackersMain (addresses: string[], seed: number): void {
 // ---------------------------------------------------------------------------------------------
 // This process: start, sample, judge
 
-function spawnRole (role: string, args: string[]): ChildProcess {
-  return fork(THIS, ['--role', role, ...args], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+function spawnRole (role: string, args: string[], nodeOptions: string[] = []): ChildProcess {
+  return fork(THIS, ['--role', role, ...args], { execArgv: ['--import', 'tsx', '--expose-gc', ...nodeOptions], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 }
 
 function ready (child: ChildProcess, what: string): Promise<void> {
@@ -538,17 +587,17 @@ async function main (): Promise<void> {
     const role = argv[roleAt + 1]
     const payload = JSON.parse(argv[roleAt + 2] ?? '{}')
     if (role === 'nodes') nodesMain(payload as Options)
-    else if (role === 'attackers') attackersMain(payload.addresses as string[], payload.seed as number)
+    else if (role === 'attackers') attackersMain(payload.addresses as string[], payload.seed as number, payload.freshKeys === true)
     else throw new Error(`unknown role ${role}`)
     return
   }
   const opts = parseArgs(argv)
   const durationMs = opts.minutes * 60_000
   console.log(`soak: ${opts.nodes} nodes for ${opts.minutes} min, churn every ${opts.churnEverySec} s (${opts.down} down), ` +
-    `${opts.attackers ? 'attackers on' : 'no attackers'}, seed ${opts.seed}, a sample every ${opts.everySec} s; ` +
-    `warm-up ${(durationMs * 0.2 / 1000).toFixed(0)} s; node ${process.version}`)
+    `${opts.attackers ? `attackers on${opts.freshKeys ? ' (fresh keys)' : ''}` : 'no attackers'}, seed ${opts.seed}, a sample every ${opts.everySec} s; ` +
+    `warm-up ${(durationMs * 0.2 / 1000).toFixed(0)} s; node ${process.version}${opts.nodeOptions.length > 0 ? ` ${opts.nodeOptions.join(' ')}` : ''}`)
 
-  const nodes = spawnRole('nodes', [JSON.stringify(opts)])
+  const nodes = spawnRole('nodes', [JSON.stringify(opts)], opts.nodeOptions)
   const callNodes = caller(nodes)
   let attackers: ChildProcess | undefined
   let callAttackers: ReturnType<typeof caller> | undefined
@@ -556,6 +605,7 @@ async function main (): Promise<void> {
   const killAll = (): void => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL') }
   process.on('exit', killAll)
   process.on('SIGINT', () => { killAll(); process.exit(130) })
+  process.on('SIGTERM', () => { killAll(); process.exit(143) })
 
   await ready(nodes, 'nodes')
   const startedAt = Date.now()
@@ -563,7 +613,7 @@ async function main (): Promise<void> {
   console.log(`soak: ${addresses.length} nodes listening after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`)
   await callNodes('churn')
   if (opts.attackers) {
-    attackers = spawnRole('attackers', [JSON.stringify({ addresses, seed: opts.seed })])
+    attackers = spawnRole('attackers', [JSON.stringify({ addresses, seed: opts.seed, freshKeys: opts.freshKeys })])
     children.push(attackers)
     callAttackers = caller(attackers)
     await ready(attackers, 'attackers')
@@ -572,7 +622,7 @@ async function main (): Promise<void> {
   const samples: Sample[] = []
   const t0 = Date.now()
   let last: Sample | undefined
-  console.log('     time  nodes  peers        rss       heap   external  handles  sockets   cpu | attackers')
+  console.log('     time  nodes  peers        rss       heap   external  handles  timers  sockets   book  cpu | attackers')
   for (;;) {
     const { sample } = await callNodes('sample') as { sample: Sample }
     sample.t = Date.now() - t0
@@ -584,7 +634,7 @@ async function main (): Promise<void> {
       const c = (await callAttackers('counts')).counts as AttackCounts
       att = ` | squat ${c.squatOpen} open ${c.squatClosed} closed; flood ${c.floodConnects} conns ${c.floodDropped} dropped ${fmtMiB(c.floodBytes)}; deaf ${c.deafConnects} conns ${c.deafDropped} dropped; half ${c.halfHandshakes}`
     }
-    console.log(`${fmtT(sample.t)}  ${String(sample.nodesUp).padStart(5)}  ${String(sample.peers).padStart(5)}  ${fmtMiB(sample.rss).padStart(9)}  ${fmtMiB(sample.heapUsed).padStart(9)}  ${fmtMiB(sample.external).padStart(9)}  ${String(sample.handles).padStart(7)}  ${String(sample.sockets).padStart(7)}  ${(cpu * 100).toFixed(0).padStart(3)}%${att}`)
+    console.log(`${fmtT(sample.t)}  ${String(sample.nodesUp).padStart(5)}  ${String(sample.peers).padStart(5)}  ${fmtMiB(sample.rss).padStart(9)}  ${fmtMiB(sample.heapUsed).padStart(9)}  ${fmtMiB(sample.external).padStart(9)}  ${String(sample.handles).padStart(7)}  ${String(sample.timers).padStart(6)}  ${String(sample.sockets).padStart(7)}  ${String(sample.bookEntries).padStart(5)}  ${(cpu * 100).toFixed(0).padStart(3)}%${att}`)
     if (sample.t >= durationMs) break
     await sleep(Math.min(opts.everySec * 1000, Math.max(0, durationMs - sample.t)))
   }
@@ -601,7 +651,10 @@ async function main (): Promise<void> {
     ['heap used', (s) => s.heapUsed, fmtMiB, true],
     ['handles', (s) => s.handles, (n) => n.toFixed(0), true],
     ['sockets', (s) => s.sockets, (n) => n.toFixed(0), true],
+    ['heap total', (s) => s.heapTotal, fmtMiB, false],
     ['external', (s) => s.external, fmtMiB, false],
+    ['timers', (s) => s.timers, (n) => n.toFixed(0), false],
+    ['book', (s) => s.bookEntries, (n) => n.toFixed(0), false],
     ['peers', (s) => s.peers, (n) => n.toFixed(0), false]
   ]
   console.log('')
@@ -621,8 +674,15 @@ async function main (): Promise<void> {
     if (judged && !ok) failed = true
     console.log(`  ${name.padEnd(10)} ${fmt(base).padStart(10)} -> ${fmt(late).padStart(10)}  ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%  (peak after warm-up ${fmt(peak)})  ${judged ? (ok ? 'ok' : 'FAIL') : '(not judged)'}`)
   }
+  const spaceGrowth = Object.keys(final.spaces).map((name) => {
+    const base = mean(samples, end * 0.2, end * 0.4, (x) => x.spaces[name] ?? 0)
+    const late = mean(samples, end * 0.8, end, (x) => x.spaces[name] ?? 0)
+    return `${name} ${fmtMiB(base ?? 0)} -> ${fmtMiB(late ?? 0)}`
+  })
+  console.log(`  V8 heap spaces (committed): ${spaceGrowth.join('; ')}`)
   const cpuShare = (final.cpuUs - samples[0]!.cpuUs) / ((final.t - samples[0]!.t) * 1000)
   console.log(`  nodes process CPU ${(cpuShare * 100).toFixed(0)}% of a core; ${final.started} starts, ${final.stopped} stops; ${final.echoes} echo answers; ${final.gossipSeen} gossip deliveries`)
+  console.log(`  at the end: ${final.bookEntries} address-book entries and ${final.bans} bans over all nodes`)
   console.log(`  refused: ${JSON.stringify(final.refused)}`)
   console.log(`  peers removed by: ${JSON.stringify(final.removedBy)}`)
   console.log(failed ? 'soak: FAIL' : 'soak: ok')
