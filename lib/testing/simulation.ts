@@ -32,6 +32,7 @@ import {
   type AttackKind, type ChaosInit, type ResolvedChaos, type SimulationInvariant
 } from './chaos.js'
 import { FaultyConnection, type FaultPlan } from './faulty-connection.js'
+import { PackedAddrBook } from './packed-book.js'
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness
@@ -453,7 +454,8 @@ class ChaosState {
   readonly down: boolean[]
   readonly stopping: Array<Promise<void> | undefined>
   readonly upSince: number[]
-  readonly books: Array<AddrBookData | undefined>
+  /** Each node's last saved book, packed (a node restarts with it). */
+  readonly books: Array<PackedAddrBook | undefined>
   readonly squatOpen: number[]
   readonly timers = new Subscription()
   partitioned = false
@@ -484,7 +486,7 @@ class ChaosState {
     this.down = new Array<boolean>(size).fill(true)
     this.stopping = new Array<Promise<void> | undefined>(size).fill(undefined)
     this.upSince = new Array<number>(size).fill(Infinity)
-    this.books = new Array<AddrBookData | undefined>(size).fill(undefined)
+    this.books = new Array<PackedAddrBook | undefined>(size).fill(undefined)
     this.squatOpen = new Array<number>(size).fill(0)
     addresses.forEach((a, i) => this.indexByHost.set(a.host, i))
   }
@@ -642,8 +644,8 @@ export class Simulation {
     let store: AddrBookStore | undefined
     if (chaos !== undefined) {
       store = {
-        load: async () => chaos.books[i],
-        save: async (data: AddrBookData) => { chaos.books[i] = data }
+        load: async () => chaos.books[i]?.unpack(),
+        save: async (data: AddrBookData) => { chaos.books[i] = new PackedAddrBook(data) }
       }
     }
     const book = new AddrBook({
