@@ -19,13 +19,15 @@ export interface SimArgs {
   inbound?: number
   ping?: number
   json?: string
+  /** Stop after the first virtual minute that ends past this many seconds of wall time (a bounded measurement). */
+  wallLimitS?: number
   /** Set by `--chaos` (with any chaos flags after it) or `--faults` (the benchmark's standard mix). */
   chaos?: ChaosInit
 }
 
 /** The flags, for `--help`. */
 export const USAGE = `usage: npm run bench:sim -- [--nodes N] [--minutes M] [--seed S] [--seeds K] [--latency ms] [--spread ms]
-  [--outbound N] [--inbound N] [--ping ms] [--json file]
+  [--outbound N] [--inbound N] [--ping ms] [--json file] [--wall-limit s]
   [--faults]        the standard fault mix (see BENCHMARKS.md), printed as --chaos flags
   [--chaos ${Object.values(CHAOS_FLAGS).map((f) => `[${f} n]`).join(' ')}]`
 
@@ -87,6 +89,7 @@ export function parseSimArgs (argv: readonly string[]): SimArgs {
       case '--inbound': a.inbound = num(); break
       case '--ping': a.ping = num(); break
       case '--json': a.json = value(); break
+      case '--wall-limit': a.wallLimitS = num(); break
       case '--chaos': a.chaos ??= {}; break
       case '--faults': faults = true; break
       default: throw new Error(`unknown argument ${flag} (try --help)`)

@@ -2,7 +2,7 @@
  * The network simulation benchmark: `npm run bench:sim` from the repository root.
  *
  * ```
- * node --import tsx bench/sim/run.ts [--nodes 1000] [--minutes 60] [--seed bench] [--latency 5] [--spread 60000] [--ping ms] [--json <file>]
+ * node --import tsx bench/sim/run.ts [--nodes 1000] [--minutes 60] [--seed bench] [--latency 5] [--spread 60000] [--ping ms] [--json <file>] [--wall-limit s]
  * node --import tsx bench/sim/run.ts --nodes 10000 --faults            # with the standard fault mix (args.ts)
  * node --import tsx bench/sim/run.ts --chaos --crashes 100 --attackers 0.05 ...   # any chaos (the replay of a failed invariant)
  * ```
@@ -58,6 +58,7 @@ async function main (): Promise<void> {
   const step = 60_000
   const rows: string[] = []
   const rssAt: number[] = []
+  let minutes = 0
   for (let m = 1; m <= args.minutes; m++) {
     try {
       await sim.advance(step)
@@ -73,6 +74,11 @@ async function main (): Promise<void> {
     const line = `t=${String(m).padStart(3)} min  at target ${String(s.atTarget).padStart(5)}/${s.nodes}  knows ≥90% ${String(s.learned90).padStart(5)}/${s.nodes}  actions ${s.actions}  rss ${mib(rss)} MiB${chaosPart}  wall ${((performance.now() - t0) / 1000).toFixed(1)} s`
     rows.push(line)
     process.stderr.write(line + '\n')
+    minutes = m
+    if (args.wallLimitS !== undefined && (performance.now() - t0) / 1000 > args.wallLimitS && m < args.minutes) {
+      console.log(`stopped at the wall limit (--wall-limit ${args.wallLimitS}) after ${m} of ${args.minutes} virtual min`)
+      break
+    }
   }
   const ran = performance.now()
   const cpu1 = mainThreadCpuS()
@@ -81,12 +87,13 @@ async function main (): Promise<void> {
   const c = sim.chaosStats()
   const components = c === undefined ? undefined : sim.honestComponents()
   const digest = sim.digest()
-  await sim.stop()
+  // A run stopped at its wall limit is not stopped node by node (10,000 Switches flushing take minutes): the process exits.
+  if (minutes === args.minutes) await sim.stop()
   const wallS = (ran - t0) / 1000
   console.log('')
   console.log('| metric | value |')
   console.log('|---|---|')
-  console.log(`| wall time (build + ${args.minutes} virtual min) | ${wallS.toFixed(1)} s (build ${((built - t0) / 1000).toFixed(1)} s) |`)
+  console.log(`| wall time (build + ${minutes} virtual min) | ${wallS.toFixed(1)} s (build ${((built - t0) / 1000).toFixed(1)} s) |`)
   console.log(`| CPU: main thread / whole process | ${cpu0 === undefined || cpu1 === undefined ? '?' : (cpu1 - cpu0).toFixed(1)} s / ${((proc1.user + proc1.system) / 1e6).toFixed(1)} s (load average at the end ${os.loadavg()[0]!.toFixed(2)}) |`)
   console.log(`| scheduler events | ${s.actions} (${Math.round(s.actions / wallS).toLocaleString('en-US')} /s) |`)
   console.log(`| event-loop turns (one per virtual instant with work) | ${s.turns} |`)
@@ -111,10 +118,10 @@ async function main (): Promise<void> {
     console.log(`| share of honest books that is junk or attackers (mean at the end / max) | ${(c.attackerBookShare.mean * 100).toFixed(1)} % / ${(c.attackerBookShare.max * 100).toFixed(1)} % |`)
     console.log(`| honest graph at the end (non-seed nodes up ≥ 1 min) | ${components!.components} component(s), ${components!.nodes} nodes, largest ${components!.largest} |`)
   }
-  if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ args, wallS, peakRssMiB: mib(peakRss), rssMiB: rssAt.map(mib), mainThreadCpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, stats: s, chaos: c === undefined ? undefined : { ...c, violations: c.violations.map((v) => v.message) }, digest, minutes: rows }, null, 2))
+  if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ args, virtualMinutes: minutes, wallS, peakRssMiB: mib(peakRss), rssMiB: rssAt.map(mib), mainThreadCpuS: cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0, stats: s, chaos: c === undefined ? undefined : { ...c, violations: c.violations.map((v) => v.message) }, digest, minutes: rows }, null, 2))
 }
 
-main().catch((err: unknown) => {
+main().then(() => { process.exit(0) }, (err: unknown) => {
   console.error(err)
   process.exit(1)
 })
