@@ -311,7 +311,15 @@ function toolMain (): void {
       sockets.set(s, Date.now())
       onConnect(s)
     })
-    s.on('error', () => {})
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      // The node resets a connection it refuses at accept; the reset often arrives before our connect callback
+      // runs. It was opened (the node accepted it) and closed by the node.
+      if (!connected && err.code === 'ECONNRESET') {
+        connected = true
+        counts.opened++
+        counts.open++
+      }
+    })
     s.once('close', () => {
       sockets.delete(s)
       if (connected) {
