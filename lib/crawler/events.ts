@@ -3,7 +3,8 @@
  *
  * @module
  */
-import type { NetAddress, NodeId } from '../transport/net-address.js'
+import type { NodeId } from '../crypto/node-id.js'
+import type { NetAddress } from '../transport/net-address.js'
 import type { NodeInfo } from '../wire/node-info.js'
 import type { CrawlReport } from './report.js'
 

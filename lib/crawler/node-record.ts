@@ -5,7 +5,8 @@
  */
 import type { Subscription } from 'rxjs'
 import type { Peer } from '../switch/peer.js'
-import type { NetAddress, NodeId } from '../transport/net-address.js'
+import type { NodeId } from '../crypto/node-id.js'
+import type { NetAddress } from '../transport/net-address.js'
 import type { NodeInfo } from '../wire/node-info.js'
 import type { CrawlSkipReason } from './report.js'
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { NodeId } from '../transport/net-address.js'
+import type { NodeId } from '../crypto/node-id.js'
 
 /** The version of the {@link CrawlReport} format, in its `format` field. */
 export const CRAWL_REPORT_FORMAT = 1

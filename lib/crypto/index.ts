@@ -4,6 +4,7 @@
  *
  * @module
  */
+export * from './node-id.js'
 export * from './node-key.js'
 export * from './ed25519.js'
 export * from './x25519.js'

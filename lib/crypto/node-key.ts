@@ -1,32 +1,16 @@
 /**
- * Node identity: the ed25519 node key, CometBFT's `node_key.json`, and node IDs.
+ * Node identity: the ed25519 node key and CometBFT's `node_key.json` (the IDs it derives are in `node-id.ts`).
  *
  * @module
  */
-import { createHash, randomBytes, type KeyObject } from 'node:crypto'
+import { randomBytes, type KeyObject } from 'node:crypto'
 import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { InvalidNodeKeyError } from '../errors.js'
-import type { NodeId } from '../transport/net-address.js'
 import { ED25519_PUBLIC_KEY_SIZE, ED25519_SEED_SIZE, ed25519PrivateKeyObject, ed25519PublicKeyOf, ed25519Sign } from './ed25519.js'
+import { nodeIdFromPublicKey, type NodeId } from './node-id.js'
 
 /** The amino type name CometBFT writes for an ed25519 private key (the same in v0.34 through v1.x). */
 export const PRIV_KEY_ED25519_TYPE = 'tendermint/PrivKeyEd25519'
-
-/** The length of a node ID in bytes (40 hex characters). */
-export const NODE_ID_BYTES = 20
-
-/**
- * The node ID of an ed25519 public key: hex of the first 20 bytes of its SHA-256, lowercase.
- *
- * @example
- * ```ts
- * nodeIdFromPublicKey(Buffer.from('03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8', 'hex'))
- * // => '56475aa75463474c0285df5dbf2bcab73da65135'
- * ```
- */
-export function nodeIdFromPublicKey (publicKey: Uint8Array): NodeId {
-  return createHash('sha256').update(publicKey).digest().subarray(0, NODE_ID_BYTES).toString('hex')
-}
 
 /** The JSON shape of CometBFT's `node_key.json`. */
 export interface NodeKeyJSON {

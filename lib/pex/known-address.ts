@@ -3,7 +3,8 @@
  *
  * @module
  */
-import type { NetAddress, NodeId } from '../transport/net-address.js'
+import type { NodeId } from '../crypto/node-id.js'
+import type { NetAddress } from '../transport/net-address.js'
 import { BUCKET_TYPE_NEW, BUCKET_TYPE_OLD, MAX_FAILURES, MIN_BAD_DAYS, NUM_MISSING_DAYS, NUM_RETRIES } from './params.js'
 import type { BucketType } from './params.js'
 

@@ -8,7 +8,8 @@
 import { isIP } from 'node:net'
 import { asyncScheduler, type SchedulerLike } from 'rxjs'
 import { InvalidAddressError } from '../errors.js'
-import { NetAddress, type NodeId, parseNodeId } from '../transport/net-address.js'
+import { type NodeId, parseNodeId } from '../crypto/node-id.js'
+import { NetAddress } from '../transport/net-address.js'
 import { DEFAULT_MAX_BANS } from './defaults.js'
 import type { Peer } from './peer.js'
 

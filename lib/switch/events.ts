@@ -4,7 +4,8 @@
  * @module
  */
 import type { HostPort } from '../transport/duplex.js'
-import type { NetAddress, NodeId } from '../transport/net-address.js'
+import type { NodeId } from '../crypto/node-id.js'
+import type { NetAddress } from '../transport/net-address.js'
 import type { Peer } from './peer.js'
 
 /** A peer finished its handshakes, passed the limits and filters, and is now in the peer set. */

@@ -6,7 +6,7 @@
  */
 import { asyncScheduler, from, Observable, type ObservableInput, type SchedulerLike, type Subscription } from 'rxjs'
 import { PeerRejectedError, TimeoutError } from '../errors.js'
-import type { NodeId } from '../transport/net-address.js'
+import type { NodeId } from '../crypto/node-id.js'
 import { DEFAULT_FILTER_TIMEOUT_MS } from './defaults.js'
 import type { Peer } from './peer.js'
 import type { PeerSet, ReadonlyPeerSet } from './peer-set.js'

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { NodeId } from '../transport/net-address.js'
+import type { NodeId } from '../crypto/node-id.js'
 import type { Peer } from './peer.js'
 
 /** Peer counts by direction and dials in progress (CometBFT `Switch.NumPeers`). */

@@ -6,7 +6,8 @@
 import type { Observable } from 'rxjs'
 import type { ConnectionStatus } from '../conn/mconnection.js'
 import type { HostPort } from '../transport/duplex.js'
-import type { NetAddress, NodeId } from '../transport/net-address.js'
+import type { NodeId } from '../crypto/node-id.js'
+import type { NetAddress } from '../transport/net-address.js'
 import type { NodeInfo } from '../wire/node-info.js'
 
 /** Options of {@link Peer.send}. */

@@ -8,7 +8,8 @@
  */
 import type { Observable, SchedulerLike } from 'rxjs'
 import type { ChannelDescriptor } from '../conn/channel.js'
-import type { NetAddress, NodeId } from '../transport/net-address.js'
+import type { NodeId } from '../crypto/node-id.js'
+import type { NetAddress } from '../transport/net-address.js'
 import type { NodeInfo } from '../wire/node-info.js'
 import type { Action } from './actions.js'
 import type { Envelope } from './envelope.js'

@@ -30,7 +30,8 @@ import {
   TransportError
 } from '../errors.js'
 import type { DuplexConnection, HostPort } from '../transport/duplex.js'
-import { NetAddress, type NodeId, parseNodeId } from '../transport/net-address.js'
+import { type NodeId, parseNodeId } from '../crypto/node-id.js'
+import { NetAddress } from '../transport/net-address.js'
 import { TcpTransport } from '../transport/tcp.js'
 import type { Listener, Transport } from '../transport/transport.js'
 import { upgradeConnection, type UpgradedConnection } from '../transport/upgrade.js'

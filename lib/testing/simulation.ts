@@ -25,7 +25,8 @@ import type { TestNetwork } from './network.js'
 import { Switch, type SwitchInit } from '../switch/switch.js'
 import type { DuplexConnection } from '../transport/duplex.js'
 import { MemoryNetwork } from '../transport/memory.js'
-import { NetAddress, type NodeId } from '../transport/net-address.js'
+import type { NodeId } from '../crypto/node-id.js'
+import { NetAddress } from '../transport/net-address.js'
 import type { Listener, Transport } from '../transport/transport.js'
 import {
   ATTACK_KINDS, chaosFlags, gossipReactor, poisonReactor, resolveChaos, silentReactor, SimulationInvariantError,

@@ -4,27 +4,8 @@
  * @module
  */
 import { isIP } from 'node:net'
+import { isValidNodeId, parseNodeId, type NodeId } from '../crypto/node-id.js'
 import { InvalidAddressError } from '../errors.js'
-
-/** A node ID: 40 lowercase hex characters (the first 20 bytes of SHA-256 of the node's ed25519 key). */
-export type NodeId = string
-
-const NODE_ID_RE = /^[0-9a-fA-F]{40}$/
-
-/** True when `id` is 40 hex characters (either case, as Go's hex decoder accepts). */
-export function isValidNodeId (id: string): boolean {
-  return NODE_ID_RE.test(id)
-}
-
-/**
- * Checks and normalizes a node ID to lowercase.
- *
- * @throws {InvalidAddressError} not 40 hex characters
- */
-export function parseNodeId (id: string): NodeId {
-  if (!isValidNodeId(id)) throw new InvalidAddressError(`invalid node ID ${JSON.stringify(id)}: want 40 hex characters`)
-  return id.toLowerCase()
-}
 
 /**
  * A peer address: node ID (may be empty), host and port.

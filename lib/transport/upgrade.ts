@@ -15,7 +15,7 @@ import type { NodeKey } from '../crypto/node-key.js'
 import { encodeDelimited, readDelimited } from '../wire/delimited.js'
 import { checkCompatible, decodeNodeInfo, encodeNodeInfo, MAX_NODE_INFO_SIZE, validateNodeInfo, type NodeInfo } from '../wire/node-info.js'
 import type { DuplexConnection } from './duplex.js'
-import { parseNodeId, type NodeId } from './net-address.js'
+import { parseNodeId, type NodeId } from '../crypto/node-id.js'
 
 /** Options of {@link authenticateConnection}: the secret handshake and the dialed-ID check. */
 export interface AuthenticateInit {

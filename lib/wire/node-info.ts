@@ -17,7 +17,8 @@
  */
 import { isIP } from 'node:net'
 import { IncompatiblePeerError, InvalidNodeInfoError } from '../errors.js'
-import { NetAddress, type NodeId } from '../transport/net-address.js'
+import type { NodeId } from '../crypto/node-id.js'
+import { NetAddress } from '../transport/net-address.js'
 import { delimitedFieldSize, ProtoReader, ProtoWriter, utf8Size, varintFieldSize, WIRE_BYTES, WIRE_VARINT } from './proto.js'
 
 /** The largest NodeInfo accepted in the handshake, in bytes (CometBFT's `maxNodeInfoSize`). */

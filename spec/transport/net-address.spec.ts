@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { expect } from 'chai'
 import fc from 'fast-check'
-import { NetAddress, formatIp, isIpv4, isValidNodeId, parseIp, parseNodeId } from '../../lib/transport/net-address.js'
+import { isValidNodeId, parseNodeId } from '../../lib/crypto/node-id.js'
+import { NetAddress, formatIp, isIpv4, parseIp } from '../../lib/transport/net-address.js'
 import { InvalidAddressError } from '../../lib/errors.js'
 
 const ID = '56475aa75463474c0285df5dbf2bcab73da65135'
