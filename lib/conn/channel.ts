@@ -99,8 +99,21 @@ export interface ChannelStatus {
 }
 
 /**
- * The connection-side state of one channel. Internal to {@link MConnection}; exported for tests and tools.
- * Nothing here schedules or emits: the connection's loop drives it.
+ * A `send` call waiting for room in a channel's queue (see {@link Channel.wait}). The connection makes it, with
+ * its timer and abort listener; the channel keeps it in line and ends it.
+ */
+export interface SendWaiter {
+  /** The message to queue. */
+  readonly msg: Uint8Array
+  /** Ends the wait (called once by the channel): `true` once `msg` is queued, `false` when the channel gave up. */
+  finish: (queued: boolean) => void
+}
+
+/**
+ * The connection-side state of one channel: the bounded send queue with the `send` calls waiting for room in
+ * it (at most `maxSendWaiters`), the message being cut into packets, the reassembly buffer. Internal to
+ * {@link MConnection}; exported for tests and tools. Nothing here schedules or emits: the connection's loop
+ * drives it.
  */
 export class Channel {
   /** The descriptor, defaults filled in. */
@@ -111,6 +124,8 @@ export class Channel {
   readonly #queue: Array<Uint8Array | undefined>
   #qHead = 0
   #qLen = 0
+  /** `send` calls waiting for room in the queue, first come first queued (at most `maxSendWaiters`). */
+  readonly #waiters: SendWaiter[] = []
   /** The message being cut into packets, and how far. */
   #sending: Uint8Array | undefined
   #sendingPos = 0
@@ -169,6 +184,50 @@ export class Channel {
     this.#queue[(this.#qHead + this.#qLen) % cap] = msg
     this.#qLen++
     return true
+  }
+
+  /** `send` calls waiting for room now. */
+  get waiting (): number {
+    return this.#waiters.length
+  }
+
+  /** True when a message may be queued now without overtaking a waiting `send` (CometBFT `CanSend`). */
+  get canQueueNow (): boolean {
+    return this.#waiters.length === 0 && this.#qLen < this.desc.sendQueueCapacity
+  }
+
+  /**
+   * Puts `waiter` in line for room in the queue; false (and nothing kept) when `maxSendWaiters` already wait.
+   * {@link admitWaiters} queues it once there is room, {@link releaseWaiters} gives up on it.
+   */
+  wait (waiter: SendWaiter): boolean {
+    if (this.#waiters.length >= this.desc.maxSendWaiters) return false
+    this.#waiters.push(waiter)
+    return true
+  }
+
+  /** Takes `waiter` out of line without ending it (its time ran out, or it was aborted); false when not in line. */
+  unwait (waiter: SendWaiter): boolean {
+    const i = this.#waiters.indexOf(waiter)
+    if (i < 0) return false
+    this.#waiters.splice(i, 1)
+    return true
+  }
+
+  /** Moves waiting `send` calls into the queue while it has room, in order; each ends with `true`. */
+  admitWaiters (): void {
+    const waiters = this.#waiters
+    while (waiters.length > 0 && this.#qLen < this.desc.sendQueueCapacity) {
+      const w = waiters.shift()!
+      this.enqueue(w.msg)
+      w.finish(true)
+    }
+  }
+
+  /** Ends every waiting `send` call with `false` (the connection is closing or flushing). */
+  releaseWaiters (): void {
+    const all = this.#waiters.splice(0)
+    for (const w of all) w.finish(false)
   }
 
   /** Drops everything queued and half-sent (the connection is closing). */

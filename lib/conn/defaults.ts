@@ -44,6 +44,17 @@ export const STATS_UPDATE_INTERVAL_MS = 2000
 export const RECENTLY_SENT_DECAY = 0.8
 /** Bytes the write buffer collects before it is written without waiting for the flush throttle (CometBFT's bufio writer size). */
 export const WRITE_BUFFER_HIGH_WATER_MARK = 65_536
+/**
+ * Bytes a connection's own (small) write buffer collects before a burst moves on to a large one from the pool. An
+ * idle connection holds only this buffer (about 5 KiB with its headroom). rx-p2p's choice.
+ */
+export const DEFAULT_SMALL_WRITE_BUFFER_SIZE = 4096
+/** Large write buffers the shared pool keeps for reuse, per capacity, for every connection of the process. rx-p2p's choice. */
+export const DEFAULT_LARGE_WRITE_BUFFER_POOL_SIZE = 16
+/** Writes shorter than this are copied out so the write buffer is kept; longer ones hand a large buffer over. rx-p2p's choice. */
+export const DEFAULT_COPY_WRITE_BELOW = 16_384
+/** After `flushStop` has ended the write side: how long to wait for the remote to close, in ms. rx-p2p's choice. */
+export const FLUSH_STOP_LINGER_MS = 10_000
 
 /** Sample period of the flow-rate monitor in ms (CometBFT `flowrate`: 5 × the 20 ms clock). */
 export const FLOW_SAMPLE_RATE_MS = 100

@@ -24,14 +24,15 @@ import { AbortError, ConnectionClosedError, PongTimeoutError, UnknownChannelErro
 import type { DuplexConnection } from '../transport/duplex.js'
 import { encodePingFrameInto, encodePongFrameInto, maxPacketMsgSize, PacketStreamDecoder, PING_PONG_FRAME_SIZE, type PacketSink } from '../wire/packet.js'
 import { varintSize } from '../wire/proto.js'
-import { Channel, type ChannelDescriptor, type ChannelStatus } from './channel.js'
+import { Channel, type ChannelDescriptor, type ChannelStatus, type SendWaiter } from './channel.js'
 import {
   DEFAULT_CONN_RECV_BUDGET_SLACK, DEFAULT_FLUSH_THROTTLE_MS, DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE, DEFAULT_PING_INTERVAL_MS,
   DEFAULT_PONG_TIMEOUT_MS, DEFAULT_RECV_MESSAGE_CAPACITY, DEFAULT_RECV_RATE, DEFAULT_SEND_RATE, DEFAULT_SEND_TIMEOUT_MS, DEFAULT_WRITE_STALL_TIMEOUT_MS,
-  RECENTLY_SENT_DECAY, STATS_UPDATE_INTERVAL_MS, WRITE_BUFFER_HIGH_WATER_MARK
+  FLUSH_STOP_LINGER_MS, RECENTLY_SENT_DECAY, STATS_UPDATE_INTERVAL_MS
 } from './defaults.js'
 import { FlowMonitor, type FlowStatus } from './flow-rate.js'
 import { RecvBudget } from './recv-budget.js'
+import { PooledWriteBuffer, type WriteBuffer, type WriteBufferFactory } from './write-buffer.js'
 
 /** Options of {@link MConnection}. */
 export interface MConnectionInit {
@@ -68,6 +69,13 @@ export interface MConnectionInit {
    * stops with `WriteStallError`; 0 = never. Pings and pongs from the peer do not reset it. @default 60000
    */
   writeStallTimeoutMs?: number
+  /**
+   * Where outbound frames are encoded before each `write`: a factory called once with the room one frame needs
+   * (the largest packet and a ping), or a buffer made for this connection alone (its `frameRoom` must be at
+   * least that room).
+   * @default a PooledWriteBuffer: a 4 KiB buffer of the connection's own, large buffers from WriteBufferPool.shared
+   */
+  writeBuffer?: WriteBuffer | WriteBufferFactory
 }
 
 /** One whole message received on a channel. */
@@ -103,44 +111,33 @@ const RUNNING: number = 1
 const FLUSHING: number = 2
 const CLOSED: number = 3
 
-/** Writes smaller than this are copied out so the write buffer can be reused; larger ones hand the buffer over. */
-const COPY_WRITE_BELOW = 16_384
-/**
- * Bytes a connection's own (small) write buffer collects before the burst moves on to a large one. An idle
- * connection holds only this buffer (about 5 KiB with its headroom, resident only where written); a large
- * buffer (64 KiB + headroom) is taken from {@link largeBufferPool} for a burst and given back (or handed to the
- * transport) once the burst is written.
- */
-const SMALL_WRITE_BUFFER = 4096
-/** Large write buffers kept for reuse, per capacity, by every connection of the process. */
-const LARGE_BUFFER_POOL_SIZE = 16
-const largeBufferPool = new Map<number, Uint8Array[]>()
-
-function takeLargeBuffer (capacity: number): Uint8Array {
-  return largeBufferPool.get(capacity)?.pop() ?? allocWriteBuffer(capacity)
-}
-
-function releaseLargeBuffer (buf: Uint8Array): void {
-  let pool = largeBufferPool.get(buf.byteLength)
-  if (pool === undefined) {
-    pool = []
-    largeBufferPool.set(buf.byteLength, pool)
-  }
-  if (pool.length < LARGE_BUFFER_POOL_SIZE) pool.push(buf)
-}
-/** After {@link MConnection.flushStop} has ended the write side: how long to wait for the remote to close. */
-const FLUSH_STOP_LINGER_MS = 10_000
-
 const RESOLVED_TRUE = Promise.resolve(true)
 const RESOLVED_FALSE = Promise.resolve(false)
 
-interface Waiter {
-  msg: Uint8Array
-  resolve: (ok: boolean) => void
-  reject: (err: Error) => void
-  timer: Subscription | undefined
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
+/** A {@link MConnection.send} waiting in a channel's line, with its timer and abort listener. */
+class PendingSend implements SendWaiter {
+  timer: Subscription | undefined = undefined
+  onAbort: (() => void) | undefined = undefined
+
+  constructor (
+    readonly msg: Uint8Array,
+    readonly signal: AbortSignal | undefined,
+    readonly resolve: (ok: boolean) => void,
+    readonly reject: (err: Error) => void
+  ) {}
+
+  finish (queued: boolean): void {
+    this.release()
+    this.resolve(queued)
+  }
+
+  /** Cancels the timer and the abort listener. */
+  release (): void {
+    this.timer?.unsubscribe()
+    this.timer = undefined
+    if (this.onAbort !== undefined) this.signal?.removeEventListener('abort', this.onAbort)
+    this.onAbort = undefined
+  }
 }
 
 /**
@@ -176,8 +173,6 @@ export class MConnection {
    * arrays (4 KiB of heap per connection).
    */
   readonly #index = new Uint8Array(256)
-  /** `send` calls waiting for queue room, by channel position. */
-  readonly #waiters: Waiter[][]
   readonly #inbound = new Subject<InboundMessage>()
   readonly #closed = new ReplaySubject<Error | undefined>(1)
   readonly #subs = new Subscription()
@@ -197,19 +192,8 @@ export class MConnection {
   readonly #recvBudget: RecvBudget
 
   // write side
-  /** Capacity of a large write buffer: the high-water mark plus room for one more packet and a ping. */
-  readonly #wcap: number
-  /** This connection's small write buffer (see {@link SMALL_WRITE_BUFFER}). */
-  readonly #small: Uint8Array
-  /** The buffer being filled: {@link #small} or a large one. */
-  #wbuf: Uint8Array
-  #wpos = 0
-  /**
-   * A packet encoded at or after this position needs a large buffer: {@link SMALL_WRITE_BUFFER} while in the
-   * small buffer (the bytes so far move over), 0 right after a large buffer was handed over (the burst goes on
-   * in a fresh large buffer, nothing to move), Infinity in a large buffer.
-   */
-  #growAt = SMALL_WRITE_BUFFER
+  /** Where frames are encoded before each write. */
+  readonly #wb: WriteBuffer
   #blocked = false
   /** When {@link #blocked} last became true. */
   #blockedSince = 0
@@ -285,12 +269,11 @@ export class MConnection {
       if (this.#index[ch.id] !== 0) throw new RangeError(`duplicate channel id 0x${ch.id.toString(16)}`)
       this.#index[ch.id] = i + 1
     }
-    this.#waiters = this.#channels.map(() => [])
     this.#maxPacketSize = maxPacketMsgSize(maxPayload)
-    const frameRoom = varintSize(this.#maxPacketSize) + this.#maxPacketSize
-    this.#wcap = WRITE_BUFFER_HIGH_WATER_MARK + frameRoom + PING_PONG_FRAME_SIZE
-    this.#small = allocWriteBuffer(SMALL_WRITE_BUFFER + frameRoom + PING_PONG_FRAME_SIZE)
-    this.#wbuf = this.#small
+    const frameRoom = varintSize(this.#maxPacketSize) + this.#maxPacketSize + PING_PONG_FRAME_SIZE
+    const wb = init.writeBuffer
+    this.#wb = wb === undefined ? new PooledWriteBuffer({ frameRoom }) : typeof wb === 'function' ? wb(frameRoom) : wb
+    if (!(this.#wb.frameRoom >= frameRoom)) throw new RangeError(`writeBuffer.frameRoom must be at least ${frameRoom}, got ${this.#wb.frameRoom}`)
     this.#decoder = new PacketStreamDecoder(this.#maxPacketSize)
     this.#sendMonitor = new FlowMonitor({ scheduler: this.#scheduler })
     this.#recvMonitor = new FlowMonitor({ scheduler: this.#scheduler })
@@ -352,30 +335,30 @@ export class MConnection {
     if (ch === undefined || (this.#state !== NEW && this.#state !== RUNNING)) return RESOLVED_FALSE
     const { signal } = options
     if (signal?.aborted === true) return Promise.reject(abortReason(signal))
-    const waiters = this.#waitersOf(ch)
-    if (waiters.length === 0 && ch.enqueue(msg)) {
+    if (ch.waiting === 0 && ch.enqueue(msg)) {
       this.#pump()
       return RESOLVED_TRUE
     }
     const timeoutMs = options.timeoutMs ?? this.#sendTimeoutMs
-    if (!(timeoutMs > 0) || waiters.length >= ch.desc.maxSendWaiters) return RESOLVED_FALSE
+    if (!(timeoutMs > 0) || ch.waiting >= ch.desc.maxSendWaiters) return RESOLVED_FALSE
     return new Promise<boolean>((resolve, reject) => {
-      const waiter: Waiter = { msg, resolve, reject, timer: undefined, signal, onAbort: undefined }
-      const remove = (): boolean => {
-        const i = waiters.indexOf(waiter)
-        if (i < 0) return false
-        waiters.splice(i, 1)
-        releaseWaiter(waiter)
-        return true
-      }
+      const waiter = new PendingSend(msg, signal, resolve, reject)
       if (Number.isFinite(timeoutMs)) {
-        waiter.timer = this.#scheduler.schedule(() => { if (remove()) resolve(false) }, timeoutMs)
+        waiter.timer = this.#scheduler.schedule(() => {
+          if (!ch.unwait(waiter)) return
+          waiter.release()
+          resolve(false)
+        }, timeoutMs)
       }
       if (signal !== undefined) {
-        waiter.onAbort = () => { if (remove()) reject(abortReason(signal)) }
+        waiter.onAbort = () => {
+          if (!ch.unwait(waiter)) return
+          waiter.release()
+          reject(abortReason(signal))
+        }
         signal.addEventListener('abort', waiter.onAbort, { once: true })
       }
-      waiters.push(waiter)
+      ch.wait(waiter) // room in line: checked above
     })
   }
 
@@ -392,7 +375,7 @@ export class MConnection {
   trySend (chId: number, msg: Uint8Array): boolean {
     const ch = this.#channel(chId)
     if (ch === undefined || (this.#state !== NEW && this.#state !== RUNNING)) return false
-    if (this.#waitersOf(ch).length > 0) return false
+    if (ch.waiting > 0) return false
     if (!ch.enqueue(msg)) return false
     this.#pump()
     return true
@@ -402,7 +385,7 @@ export class MConnection {
   canSend (chId: number): boolean {
     const ch = this.#channel(chId)
     if (ch === undefined || (this.#state !== NEW && this.#state !== RUNNING)) return false
-    return ch.hasRoom && this.#waitersOf(ch).length === 0
+    return ch.canQueueNow
   }
 
   /**
@@ -481,8 +464,7 @@ export class MConnection {
     this.#cancelTimers()
     this.#subs.unsubscribe()
     this.#held = undefined
-    this.#wpos = 0
-    this.#shrinkBuffer()
+    this.#wb.clear()
     for (const ch of this.#channels) {
       ch.clearSend()
       ch.clearRecv()
@@ -516,13 +498,7 @@ export class MConnection {
   }
 
   #rejectWaiters (): void {
-    for (const list of this.#waiters) {
-      const all = list.splice(0)
-      for (const w of all) {
-        releaseWaiter(w)
-        w.resolve(false)
-      }
-    }
+    for (const ch of this.#channels) ch.releaseWaiters()
   }
 
   #onConnClosed (reason: Error | undefined): void {
@@ -593,28 +569,12 @@ export class MConnection {
     return i === 0 ? undefined : this.#channels[i - 1]
   }
 
-  /** The `send` calls waiting for room in `ch`'s queue. */
-  #waitersOf (ch: Channel): Waiter[] {
-    return this.#waiters[this.#index[ch.id]! - 1]!
-  }
-
   #applyDecay (now = this.#scheduler.now()): void {
     const epoch = Math.floor((now - this.#startedAt) / STATS_UPDATE_INTERVAL_MS)
     if (epoch <= this.#decayEpoch) return
     const n = epoch - this.#decayEpoch
     this.#decayEpoch = epoch
     for (const ch of this.#channels) ch.decay(n, RECENTLY_SENT_DECAY)
-  }
-
-  /** Moves waiting `send` calls into the queue while it has room. */
-  #admitWaiters (ch: Channel): void {
-    const waiters = this.#waitersOf(ch)
-    while (waiters.length > 0 && ch.hasRoom) {
-      const w = waiters.shift()!
-      ch.enqueue(w.msg)
-      releaseWaiter(w)
-      w.resolve(true)
-    }
   }
 
   /** The loop: picks channels by priority and encodes packets into the write buffer. */
@@ -635,8 +595,10 @@ export class MConnection {
         this.#applyDecay(now)
         const channels = this.#channels
         const count = channels.length
-        let wbuf = this.#wbuf
-        let wpos = this.#wpos
+        const wb = this.#wb
+        const highWaterMark = wb.highWaterMark
+        let wbuf = wb.bytes
+        let wpos = wb.pos
         for (;;) {
           let best: Channel | undefined
           let bestRatio = Infinity
@@ -650,19 +612,22 @@ export class MConnection {
             }
           }
           if (best === undefined) break
-          if (wpos >= this.#growAt) wbuf = this.#growBuffer(wpos)
+          if (wpos >= wb.growAt) {
+            wb.pos = wpos
+            wbuf = wb.grow()
+          }
           const next = best.writePacketTo(wbuf, wpos)
           written += next - wpos
           wpos = next
           if (best.tookFromQueue) {
             best.tookFromQueue = false
-            this.#admitWaiters(best)
+            best.admitWaiters()
           }
-          if (wpos >= WRITE_BUFFER_HIGH_WATER_MARK) {
-            this.#wpos = wpos
+          if (wpos >= highWaterMark) {
+            wb.pos = wpos
             this.#writeOut()
-            wbuf = this.#wbuf
-            wpos = this.#wpos
+            wbuf = wb.bytes
+            wpos = wb.pos
             if (this.#blocked || this.#state === CLOSED) break
           }
           if (written >= budget) {
@@ -670,7 +635,7 @@ export class MConnection {
             break
           }
         }
-        this.#wpos = wpos
+        wb.pos = wpos
       }
     } finally {
       this.#pumping = false
@@ -683,11 +648,11 @@ export class MConnection {
         this.#pump()
       }, this.#sendMonitor.nextSampleDelay())
     }
-    if (this.#wpos > 0 && !this.#blocked) {
+    if (this.#wb.pos > 0 && !this.#blocked) {
       if (this.#state === FLUSHING || this.#flushDue) this.#writeOut()
       else this.#armFlush()
     }
-    if (this.#state === FLUSHING && this.#wpos === 0 && !this.#anySendPending()) this.#finishFlushStop()
+    if (this.#state === FLUSHING && this.#wb.pos === 0 && !this.#anySendPending()) this.#finishFlushStop()
   }
 
   #anySendPending (): boolean {
@@ -695,38 +660,10 @@ export class MConnection {
     return false
   }
 
-  /** Moves the bytes so far (`wpos` of them) from the small buffer into a large one and returns it. */
-  #growBuffer (wpos: number): Uint8Array {
-    const large = takeLargeBuffer(this.#wcap)
-    if (wpos > 0) large.set(this.#wbuf.subarray(0, wpos), 0)
-    this.#wbuf = large
-    this.#growAt = Infinity
-    return large
-  }
-
-  /** Back to the small buffer; a large one goes back to the pool (its bytes were copied out). */
-  #shrinkBuffer (): void {
-    const buf = this.#wbuf
-    if (buf !== this.#small) releaseLargeBuffer(buf)
-    this.#wbuf = this.#small
-    this.#growAt = SMALL_WRITE_BUFFER
-  }
-
   /** Hands the write buffer's content to the transport. */
   #writeOut (): void {
-    const n = this.#wpos
-    if (n === 0) return
-    let chunk: Uint8Array
-    const buf = this.#wbuf
-    if (n < COPY_WRITE_BELOW || buf === this.#small) {
-      chunk = buf.slice(0, n) // a copy (the buffer is a plain Uint8Array, not a Buffer)
-      this.#shrinkBuffer() // the burst, if any, is over
-    } else {
-      chunk = buf.subarray(0, n) // the large buffer goes to the transport; a burst goes on in a fresh one
-      this.#wbuf = this.#small
-      this.#growAt = 0
-    }
-    this.#wpos = 0
+    if (this.#wb.pos === 0) return
+    const chunk = this.#wb.take()
     this.#flushDue = false
     let ok: boolean
     try {
@@ -772,7 +709,7 @@ export class MConnection {
   #onFlushTimer (): void {
     this.#flushArmed = false
     this.#flushTask = undefined
-    if (this.#state === CLOSED || this.#wpos === 0) return
+    if (this.#state === CLOSED || this.#wb.pos === 0) return
     if (this.#blocked) this.#flushDue = true
     else this.#writeOut()
   }
@@ -809,7 +746,8 @@ export class MConnection {
         return
       }
     } else {
-      this.#wpos = pong ? encodePongFrameInto(this.#wbuf, this.#wpos) : encodePingFrameInto(this.#wbuf, this.#wpos)
+      const wb = this.#wb
+      wb.pos = pong ? encodePongFrameInto(wb.bytes, wb.pos) : encodePingFrameInto(wb.bytes, wb.pos)
       this.#writeOut()
     }
     this.#sendMonitor.update(PING_PONG_FRAME_SIZE)
@@ -941,19 +879,6 @@ export class MConnection {
     }
     this.#syncPause()
   }
-}
-
-/** A plain Uint8Array (so `slice` copies) over memory that is not zero-filled: every byte sent is written first. */
-function allocWriteBuffer (size: number): Uint8Array {
-  const b = Buffer.allocUnsafeSlow(size)
-  return new Uint8Array(b.buffer, b.byteOffset, size)
-}
-
-function releaseWaiter (w: Waiter): void {
-  w.timer?.unsubscribe()
-  w.timer = undefined
-  if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort)
-  w.onAbort = undefined
 }
 
 function abortReason (signal: AbortSignal): Error {

@@ -185,4 +185,33 @@ describe('conn/Channel', () => {
     ch.decay(1000, 0.8)
     expect(ch.recentlySent).to.equal(0)
   })
+  it('send waiters: at most maxSendWaiters wait; room admits them in order; releasing ends the rest with false', () => {
+    const ch = new Channel({ id: 1, priority: 1, sendQueueCapacity: 1, maxSendWaiters: 2 }, 1024)
+    const ended: Array<[number, boolean]> = []
+    const waiter = (n: number) => ({ msg: new Uint8Array(n), finish: (queued: boolean) => { ended.push([n, queued]) } })
+    expect(ch.canQueueNow).to.equal(true)
+    expect(ch.enqueue(new Uint8Array(1))).to.equal(true)
+    expect(ch.canQueueNow).to.equal(false)
+    const [w2, w3, w4] = [waiter(2), waiter(3), waiter(4)]
+    expect(ch.wait(w2)).to.equal(true)
+    expect(ch.wait(w3)).to.equal(true)
+    expect(ch.wait(w4)).to.equal(false) // past the bound: not kept
+    expect(ch.waiting).to.equal(2)
+    ch.admitWaiters() // no room yet
+    expect(ended).to.deep.equal([])
+    ch.writePacketTo(new Uint8Array(2048), 0)
+    ch.admitWaiters()
+    expect(ended).to.deep.equal([[2, true]])
+    expect(ch.waiting).to.equal(1)
+    expect(ch.canQueueNow).to.equal(false) // the queue is full again, and one still waits
+    expect(ch.unwait(w3)).to.equal(true)
+    expect(ch.unwait(w3)).to.equal(false)
+    expect(ended).to.deep.equal([[2, true]]) // unwait does not end it: its owner does
+    ch.wait(w4)
+    ch.releaseWaiters()
+    expect(ended).to.deep.equal([[2, true], [4, false]])
+    expect(ch.waiting).to.equal(0)
+    const none = new Channel({ id: 2, priority: 1, maxSendWaiters: 0 }, 1024)
+    expect(none.wait(waiter(5))).to.equal(false)
+  })
 })
