@@ -1,6 +1,7 @@
 /**
  * `rx-p2p/testing`: helpers for testing code built on rx-p2p without sockets: in-memory connections and
- * networks in virtual time, and marble helpers for reactors.
+ * networks in virtual time, marble helpers for reactors, and the compliance suites an implementation of an
+ * interface runs (they take the runner's `describe`/`it`, and load no test framework themselves).
  *
  * @packageDocumentation
  */
@@ -18,6 +19,10 @@ export {
   SimulationInvariantError, ATTACK_KINDS, CHAOS_FLAGS, GOSSIP_CHANNEL, chaosFlags, resolveChaos, poisonReactor, silentReactor, gossipReactor, randomNodeId,
   type ChaosInit, type ResolvedChaos, type AttackKind, type SimulationInvariant
 } from './chaos.js'
+export {
+  duplexCompliance,
+  type DuplexPairFixture, type DuplexComplianceInit, type ComplianceTestApi, type ComplianceTestFn
+} from './compliance.js'
 export {
   FaultyConnection, faultyTransport,
   type FaultPlan, type FaultStep, type FaultyConnectionInit, type FaultCounts, type FaultyConnectionContext

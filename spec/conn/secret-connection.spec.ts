@@ -12,6 +12,7 @@ import {
 import type { DuplexConnection } from '../../lib/transport/duplex.js'
 import { memoryPair } from '../../lib/transport/memory.js'
 import { TcpTransport } from '../../lib/transport/tcp.js'
+import { duplexCompliance } from '../../lib/testing/compliance.js'
 import { encodeDelimited, readDelimited } from '../../lib/wire/delimited.js'
 import {
   ByteCollector, closedReason, handshakeVector, hex, LOW_ORDER_POINTS, scriptedPeer, settle, watchUnhandledRejections
@@ -19,6 +20,12 @@ import {
 
 const KEY_A = Buffer.alloc(32, 0xa1)
 const KEY_B = Buffer.alloc(32, 0xb2)
+
+duplexCompliance('SecretConnection (both ends handshaken, over memoryPair)', async () => {
+  const [rawA, rawB] = memoryPair()
+  const [a, b] = await Promise.all([makeSecretConnection(rawA, NodeKey.generate()), makeSecretConnection(rawB, NodeKey.generate())])
+  return { a, b, close: async () => {} }
+})
 
 /** A SecretConnection over one end of a memory pair, with fixed keys, and the sealing/opening of the far end. */
 function keyedPair (init: { highWaterMark?: number, backend?: AeadBackend } = {}): { sc: SecretConnection, raw: DuplexConnection, peer: DuplexConnection, peerSend: FrameAead, peerRecv: FrameAead } {

@@ -11,7 +11,7 @@ import { FaultyConnection, faultyTransport, type FaultyConnectionInit } from '..
 import { seededRandom, SimulationScheduler } from '../../lib/testing/simulation.js'
 import { memoryPair } from '../../lib/transport/memory.js'
 import { TcpTransport } from '../../lib/transport/tcp.js'
-import { duplexCompliance } from '../transport/compliance.js'
+import { duplexCompliance } from '../../lib/testing/compliance.js'
 
 duplexCompliance('FaultyConnection without faults, over memoryPair', async () => {
   const [a, b] = memoryPair()

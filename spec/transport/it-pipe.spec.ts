@@ -5,7 +5,7 @@ import { ConnectionClosedError, TransportError } from '../../lib/errors.js'
 import { fromItDuplex, toItDuplex } from '../../lib/transport/it-pipe.js'
 import { memoryPair } from '../../lib/transport/memory.js'
 import { TcpTransport } from '../../lib/transport/tcp.js'
-import { duplexCompliance } from './compliance.js'
+import { duplexCompliance } from '../../lib/testing/compliance.js'
 
 duplexCompliance('it-pipe adapter (fromItDuplex ∘ toItDuplex over memoryPair)', async () => {
   const [a, b] = memoryPair()

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { memoryPair } from '../../lib/transport/memory.js'
-import { duplexCompliance } from './compliance.js'
+import { duplexCompliance } from '../../lib/testing/compliance.js'
 
 duplexCompliance('memoryPair', async () => {
   const [a, b] = memoryPair()

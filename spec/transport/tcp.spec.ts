@@ -5,7 +5,7 @@ import * as readline from 'node:readline'
 import { firstValueFrom, VirtualTimeScheduler } from 'rxjs'
 import { TransportError } from '../../lib/errors.js'
 import { TcpTransport } from '../../lib/transport/tcp.js'
-import { duplexCompliance } from './compliance.js'
+import { duplexCompliance } from '../../lib/testing/compliance.js'
 
 duplexCompliance('TCP (127.0.0.1)', async () => {
   const tcp = new TcpTransport()
