@@ -3,12 +3,13 @@
  * seen to its other peers), so nodes that are not directly connected still talk.
  *
  * It shows the parts of the reactor API: a channel descriptor, a codec (a malformed message stops its sender
- * with a DecodeError), `mapToActions`, actions built with `actions.*`, and inputs from outside the network
- * (`lines$`, what the user types) merged into the same pipeline.
+ * with a DecodeError), the reactor runtime (`statefulReactor`: a handler per input, one outlet), actions
+ * built with `actions.*`, and commands from outside the network (`lines$`, what the user types; or
+ * `chat.reactor.command(text)`) handled like any other input.
  */
 import { randomBytes } from 'node:crypto'
-import { filter, ignoreElements, map, merge, Subject, tap, type Observable } from 'rxjs'
-import { actions, jsonCodec, mapToActions, ofEventType, withCodec, type Reactor } from '../../lib/index.js'
+import { Subject, type Observable } from 'rxjs'
+import { actions, jsonCodec, statefulReactor, type StatefulReactor } from '../../lib/index.js'
 
 /** The chat channel: a byte CometBFT does not use. */
 export const CHAT_CHANNEL = 0xc7
@@ -56,7 +57,7 @@ export interface ChatInit {
  * chat.display$.subscribe((line) => console.log(line))
  * ```
  */
-export function createChat (init: ChatInit): { reactor: Reactor, display$: Observable<ChatLine> } {
+export function createChat (init: ChatInit): { reactor: StatefulReactor<string>, display$: Observable<ChatLine> } {
   const display = new Subject<ChatLine>()
   const seen = new Set<string>()
   const memory = init.memory ?? 10_000
@@ -69,39 +70,34 @@ export function createChat (init: ChatInit): { reactor: Reactor, display$: Obser
   // unique across restarts of the same node: a random session tag and a counter
   const session = randomBytes(4).toString('hex')
   let counter = 0
-  const reactor: Reactor = {
+  const reactor = statefulReactor<undefined, string, ChatMessage>({
     name: 'chat',
     channels: [{ id: CHAT_CHANNEL, priority: 1, sendQueueCapacity: 100, recvMessageCapacity: 4096 }],
-    run: withCodec(chatCodec, (ctx) => merge(
-      // messages from peers: show and relay the ones we have not seen
-      ctx.envelopes$.pipe(
-        filter((env) => remember(env.message.id)),
-        mapToActions((env) => {
-          display.next({ kind: 'message', message: env.message, via: env.from.nodeInfo.moniker })
-          return actions.broadcast(CHAT_CHANNEL, env.message, { except: [env.from] })
-        })
-      ),
-      // what we type: show and send to everyone
-      init.lines$.pipe(
-        filter((text) => text.trim().length > 0),
-        map((text) => {
-          const message: ChatMessage = { id: `${init.nick}:${session}:${++counter}`, nick: init.nick, text: text.slice(0, 1000) }
-          remember(message.id)
-          display.next({ kind: 'message', message, via: undefined })
-          return actions.broadcast(CHAT_CHANNEL, message)
-        })
-      ),
-      // peers coming and going
-      ctx.peerEvents$.pipe(
-        ofEventType('added', 'removed'),
-        tap((e) => {
-          const who = e.peer.nodeInfo.moniker
-          display.next({ kind: 'peer', text: e.type === 'added' ? `${who} joined` : `${who} left${e.reason === undefined ? '' : ` (${e.reason.message})`}` })
-        }),
-        ignoreElements()
-      )
-    ))
-  }
+    codec: chatCodec,
+    state: undefined,
+    // messages from peers: show and relay the ones we have not seen
+    envelope: (scope, env) => {
+      if (!remember(env.message.id)) return
+      display.next({ kind: 'message', message: env.message, via: env.from.nodeInfo.moniker })
+      scope.emit(actions.broadcast(CHAT_CHANNEL, env.message, { except: [env.from] }))
+    },
+    // what we type: show and send to everyone
+    commands$: init.lines$,
+    command: (scope, text) => {
+      if (text.trim().length === 0) return
+      const message: ChatMessage = { id: `${init.nick}:${session}:${++counter}`, nick: init.nick, text: text.slice(0, 1000) }
+      remember(message.id)
+      display.next({ kind: 'message', message, via: undefined })
+      scope.emit(actions.broadcast(CHAT_CHANNEL, message))
+    },
+    // peers coming and going
+    peerEvent: (_scope, e) => {
+      if (e.type !== 'added' && e.type !== 'removed') return
+      const who = e.peer.nodeInfo.moniker
+      display.next({ kind: 'peer', text: e.type === 'added' ? `${who} joined` : `${who} left${e.reason === undefined ? '' : ` (${e.reason.message})`}` })
+    },
+    outputs: [display]
+  })
   return { reactor, display$: display.asObservable() }
 }
 

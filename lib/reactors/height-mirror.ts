@@ -15,9 +15,9 @@ import type { ChannelDescriptor } from '../conn/channel.js'
 import { actions, type Action } from '../switch/actions.js'
 import { mapToActions } from '../switch/map-to-actions.js'
 import type { Peer } from '../switch/peer.js'
-import type { Reactor, ReactorContext, ReactorRun } from '../switch/reactor.js'
+import type { ReactorContext, ReactorRun } from '../switch/reactor.js'
+import { statefulReactor, type StatefulReactor } from '../switch/reactor-runtime.js'
 import { CONSENSUS_STATE_CHANNEL, decodeConsensusMessage, encodeNewRoundStep, type NewRoundStep } from '../wire/consensus.js'
-import { completingOnStop } from './lifecycle.js'
 
 /**
  * The consensus state channel as CometBFT declares it: `0x20`, priority 6, send queue 100, messages up to
@@ -77,7 +77,7 @@ export function mirrorHeights (onStep?: (step: PeerRoundStep) => void): ReactorR
 }
 
 /** A reactor that mirrors each peer's height back to it on `0x20`; see {@link heightMirrorReactor}. */
-export interface HeightMirrorReactor extends Reactor {
+export interface HeightMirrorReactor extends StatefulReactor {
   /**
    * Hot: every `NewRoundStep` received, with its sender, before it is mirrored. Completes when the Switch
    * stops.
@@ -99,11 +99,12 @@ export interface HeightMirrorReactor extends Reactor {
  */
 export function heightMirrorReactor (): HeightMirrorReactor {
   const steps = new Subject<PeerRoundStep>()
-  const pipeline = mirrorHeights((s) => { steps.next(s) })
-  return {
+  const reactor = statefulReactor({
     name: 'height-mirror',
     channels: [CONSENSUS_STATE_CHANNEL_DESCRIPTOR],
-    roundSteps$: steps.asObservable(),
-    run: (ctx) => completingOnStop(pipeline(ctx), [steps])
-  }
+    state: undefined,
+    pipelines: [mirrorHeights((s) => { steps.next(s) })],
+    outputs: [steps]
+  })
+  return Object.assign(reactor, { roundSteps$: steps.asObservable() })
 }

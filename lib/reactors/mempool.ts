@@ -6,16 +6,14 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { merge, Observable, Subject, type Subscriber } from 'rxjs'
+import { Subject, type Observable } from 'rxjs'
 import type { ChannelDescriptor } from '../conn/channel.js'
-import { actions, type Action } from '../switch/actions.js'
-import { mapToActions } from '../switch/map-to-actions.js'
+import { actions } from '../switch/actions.js'
 import type { Peer } from '../switch/peer.js'
-import type { Reactor, ReactorContext } from '../switch/reactor.js'
+import { statefulReactor, type StatefulReactor } from '../switch/reactor-runtime.js'
 import { decodeMempoolMessage, encodeTxs, MEMPOOL_CHANNEL } from '../wire/mempool.js'
 import { varintSize } from '../wire/proto.js'
 import { CONSENSUS_STATE_CHANNEL_DESCRIPTOR, mirrorHeights, type PeerRoundStep } from './height-mirror.js'
-import { completingOnStop } from './lifecycle.js'
 
 /** CometBFT's default `mempool.max_tx_bytes`: 1 MiB. */
 export const DEFAULT_MAX_TX_BYTES = 1_048_576
@@ -92,7 +90,7 @@ export interface MempoolReactorInit {
 }
 
 /** The reactor made by {@link mempoolReactor}. */
-export interface MempoolReactor extends Reactor {
+export interface MempoolReactor extends StatefulReactor<Uint8Array> {
   /**
    * Hot: each transaction peers gossip to us, once (the first copy; later copies within the seen cache are
    * dropped), in arrival order. Completes when the Switch stops.
@@ -152,8 +150,6 @@ export function mempoolReactor (init: MempoolReactorInit = {}): MempoolReactor {
     if (seen.size > cacheSize) seen.delete(seen.values().next().value!)
     return true
   }
-  const mirrorPipeline = mirrorHeights((s) => { steps.next(s) })
-  let sink: Subscriber<Action> | undefined
 
   const channels: ChannelDescriptor[] = [{
     ...MEMPOOL_CHANNEL_DESCRIPTOR,
@@ -162,39 +158,31 @@ export function mempoolReactor (init: MempoolReactorInit = {}): MempoolReactor {
   }]
   if (mirror) channels.push(CONSENSUS_STATE_CHANNEL_DESCRIPTOR)
 
-  const run = (ctx: ReactorContext): Observable<Action> => {
-    const incoming$ = ctx.envelopes$.pipe(
-      mapToActions((env): undefined => {
-        if (env.chId !== MEMPOOL_CHANNEL) return undefined
-        for (const tx of decodeMempoolMessage(env.message).txs) {
-          if (tx.byteLength === 0) continue
-          const hash = txHash(tx)
-          if (remember(hash)) txs.next({ tx: tx.slice(), hash, from: env.from })
-        }
-        return undefined
-      })
-    )
-    const outgoing$ = new Observable<Action>((subscriber) => {
-      sink = subscriber
-      return () => { if (sink === subscriber) sink = undefined }
-    })
-    const parts = [incoming$, outgoing$]
-    if (mirror) parts.push(mirrorPipeline(ctx))
-    return completingOnStop(merge(...parts), [txs, steps])
-  }
-
-  return {
+  const reactor = statefulReactor<undefined, Uint8Array>({
     name: 'mempool',
     channels,
-    run,
+    state: undefined,
+    envelope: (_scope, env) => {
+      if (env.chId !== MEMPOOL_CHANNEL) return
+      for (const tx of decodeMempoolMessage(env.message).txs) {
+        if (tx.byteLength === 0) continue
+        const hash = txHash(tx)
+        if (remember(hash)) txs.next({ tx: tx.slice(), hash, from: env.from })
+      }
+    },
+    // broadcastTx: one tx per message, waiting for room in each peer's queue
+    command: (scope, tx) => {
+      remember(txHash(tx))
+      scope.emit(actions.broadcast(MEMPOOL_CHANNEL, encodeTxs([tx]), { mode: 'send' }))
+    },
+    pipelines: mirror ? [mirrorHeights((s) => { steps.next(s) })] : [],
+    outputs: [txs, steps]
+  })
+
+  return Object.assign(reactor, {
     txs$: txs.asObservable(),
     roundSteps$: steps.asObservable(),
-    broadcastTx (tx: Uint8Array): boolean {
-      if (sink === undefined || sink.closed) return false
-      remember(txHash(tx))
-      sink.next(actions.broadcast(MEMPOOL_CHANNEL, encodeTxs([tx]), { mode: 'send' }))
-      return true
-    }
-  }
+    broadcastTx: (tx: Uint8Array): boolean => reactor.command(tx)
+  })
 }
 

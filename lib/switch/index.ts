@@ -10,6 +10,7 @@ export { BanList, type BanListInit, type BanEntry, type BanScope, type BanTarget
 export type { Peer, PeerSendOptions } from './peer.js'
 export { PeerSet, type ReadonlyPeerSet, type PeerCounts } from './peer-set.js'
 export type { Reactor, ReactorContext, ReactorRun, ReactorFailure } from './reactor.js'
+export { statefulReactor, type StatefulReactor, type StatefulReactorInit, type ReactorScope } from './reactor-runtime.js'
 export type { Envelope } from './envelope.js'
 export type {
   PeerEvent, PeerEventType, PeerAddedEvent, PeerRemovedEvent, DialSucceededEvent, DialFailedEvent, PeerRejectedEvent

@@ -60,6 +60,7 @@ export type ReactorRun<M = Uint8Array> = (ctx: ReactorContext<M>) => Observable<
  * - If `run`'s Observable errors, the Switch reports it on `reactorErrors$`, stops the peer whose message
  *   was being delivered when it failed (when there was one), and subscribes to `run(ctx)` again after a
  *   pause. A reactor that completes is not restarted.
+ * - A reactor that keeps state or takes commands from outside is best built with {@link statefulReactor}.
  *
  * @example
  * ```ts
@@ -82,6 +83,12 @@ export interface Reactor {
   readonly channels: readonly ChannelDescriptor[]
   /** The pipeline. Called once at start, and again after each error. */
   readonly run: ReactorRun
+  /**
+   * Called by `Switch.stop()` once the pipeline is unsubscribed; the Switch's stop awaits it (a reactor that
+   * saves a file resolves once it is saved, and rejects when that failed). Reactors built with
+   * {@link statefulReactor} have one. @default none
+   */
+  stop? (): Promise<void>
 }
 
 /**

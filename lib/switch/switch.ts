@@ -526,8 +526,9 @@ export class Switch {
 
   /**
    * Stops: closes the listener, cancels dials and redials, flushes and closes every peer (each `removed`
-   * with reason `undefined`), stops the reactors and completes every Observable. Leaves no timer or socket
-   * open. Idempotent.
+   * with reason `undefined`), stops the reactors (awaiting each reactor's `stop()`: PEX's book is saved when
+   * this resolves) and completes every Observable. Leaves no timer or socket open. Idempotent. Rejects, once
+   * all that is done, with the error of the first reactor whose `stop()` failed (an `AddrBookIoError`).
    */
   stop (): Promise<void> {
     this.#stopPromise ??= this.#stop()
@@ -536,6 +537,7 @@ export class Switch {
 
   async #stop (): Promise<void> {
     const wasRunning = this.#state === 'running' || this.#state === 'starting'
+    let reactorStops: Array<PromiseSettledResult<void>> = []
     this.#state = 'stopping'
     if (wasRunning) {
       this.#abort.abort(new PeerRejectedError('stopped', 'the switch is stopping'))
@@ -555,12 +557,16 @@ export class Switch {
         entry.run = undefined
         entry.envelopes.complete()
       }
+      // A reactor's own stop (PEX saving its book) is part of the Switch's.
+      reactorStops = await Promise.allSettled(this.#reactors.map(async (entry) => { await entry.reactor.stop?.() }))
     }
     this.#state = 'stopped'
     this.#inbound.complete()
     this.#events.complete()
     this.#peerList.complete()
     this.#reactorErrors.complete()
+    const failure = reactorStops.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failure !== undefined) throw failure.reason
   }
 
   // ---------------------------------------------------------------------------------------------
