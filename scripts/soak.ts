@@ -350,12 +350,11 @@ function nodesMain (opts: Options): void {
     counters.started++
   }
   const stop = async (slot: Slot): Promise<void> => {
-    const { sw, pex } = slot
+    const { sw } = slot
     slot.sw = undefined
     slot.pex = undefined
     slot.downSince = Date.now()
-    await sw?.stop()
-    await pex?.stopped()
+    await sw?.stop() // and the book is saved
     counters.stopped++
   }
 

@@ -160,9 +160,8 @@ export async function nodeCommand (args: readonly string[], ctx: CliContext): Pr
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
       println(out, `stopping (${why})`)
-      await sw.stop()
       try {
-        await pex.stopped()
+        await sw.stop() // PEX saves the book before this resolves, and rejects when it could not
         await book.stop() // when the reactor never ran (a failed start), the book is still ours to stop
         println(out, `address book saved: ${book.size} address${book.size === 1 ? '' : 'es'} in ${paths.addrBook}`)
       } catch (err) {

@@ -11,7 +11,7 @@ import { asyncScheduler, Observable, Subject, type SchedulerLike, type Subscript
 import { NodeKey } from '../crypto/node-key.js'
 import { IncompatiblePeerError, P2PError, TimeoutError } from '../errors.js'
 import { AddrBook } from '../pex/addr-book.js'
-import { pexReactor, type LearnedAddress, type PexEvent, type PexReactor } from '../pex/pex-reactor.js'
+import { pexReactor, type LearnedAddress, type PexEvent } from '../pex/pex-reactor.js'
 import type { Peer } from '../switch/peer.js'
 import { Switch } from '../switch/switch.js'
 import { RX_P2P_VERSION } from '../switch/defaults.js'
@@ -150,7 +150,6 @@ export class Crawler {
   readonly #subs: Subscription[] = []
   #network: string | undefined
   #sw: Switch | undefined
-  #pex: PexReactor | undefined
   #started = false
   #startedAt = 0
   #inFlight = 0
@@ -293,7 +292,6 @@ export class Crawler {
       dialTimeoutMs: this.#init.dialTimeoutMs ?? DEFAULT_CRAWL_DIAL_TIMEOUT_MS,
       handshakeTimeoutMs: this.#init.handshakeTimeoutMs
     })
-    this.#pex = pex
     this.#sw = sw
     this.#subs.push(
       pex.gossip$.subscribe((l) => { this.#onLearned(l, book) }),
@@ -312,8 +310,7 @@ export class Crawler {
     for (const r of this.#records.values()) r.pexTimer?.unsubscribe()
     const sw = this.#sw
     if (sw !== undefined) {
-      await sw.stop()
-      await this.#pex?.stopped().catch(() => {})
+      await sw.stop().catch(() => {}) // a book that could not be saved does not fail the crawl
     }
     // Dials and probes still settling record their outcome first.
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])

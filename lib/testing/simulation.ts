@@ -812,7 +812,7 @@ export class Simulation {
     this.#stopped = true
     this.#chaosState?.timers.unsubscribe()
     let done = false
-    const all = Promise.all(this.nodes.map(async (n) => { await n.switch.stop(); await n.pex.stopped() })).finally(() => { done = true })
+    const all = Promise.all(this.nodes.map(async (n) => { await n.switch.stop() })).finally(() => { done = true })
     all.catch(() => {})
     await this.#drive(() => done, this.scheduler.now() + 600_000)
     await all
@@ -973,7 +973,7 @@ export class Simulation {
   #takeDown (index: number): void {
     const chaos = this.#chaosState!
     const node = this.#nodes[index]!
-    const stopping = (async () => { await node.switch.stop(); await node.pex.stopped() })()
+    const stopping = node.switch.stop()
     stopping.catch((err: unknown) => { this.#error ??= err })
     chaos.stopping[index] = stopping
     let settled = false

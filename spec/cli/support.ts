@@ -107,7 +107,6 @@ export async function startNodes (count: number, init: { network?: string, monik
 /** Stops the nodes (and saves nothing: their books have no file). */
 export async function stopNodes (nodes: readonly TestNode[]): Promise<void> {
   await Promise.all(nodes.map(async (n) => { await n.sw.stop() }))
-  await Promise.all(nodes.map(async (n) => { await n.pex?.stopped() }))
 }
 
 /** A port on 127.0.0.1 with nothing listening. */

@@ -36,7 +36,6 @@ async function tcpNodes (count: number, init: { network?: (i: number) => string,
 
 async function stopNodes (nodes: readonly TcpNode[]): Promise<void> {
   await Promise.all(nodes.map(async (n) => { await n.sw.stop() }))
-  await Promise.all(nodes.map(async (n) => { await n.pex.stopped() }))
 }
 
 /** `a` tells whoever asks about `b`. */

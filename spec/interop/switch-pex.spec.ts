@@ -52,7 +52,6 @@ for (const version of COMET_VERSIONS) {
 
     after(async function () {
       await rx?.stop()
-      await pex?.stopped()
       for (const n of nodes) await n.stop()
     })
 

@@ -513,7 +513,7 @@ describe('pex/pexReactor', () => {
   })
 
   describe('life cycle', () => {
-    it('starts the book (loading it) when the Switch starts and saves it when the Switch stops; stopped() resolves after the save', async () => {
+    it('starts the book (loading it) when the Switch starts and saves it when the Switch stops; stop() (which Switch.stop() awaits) resolves after the save', async () => {
       const vts = clock()
       const saved: number[] = []
       const store = { load: async () => undefined, save: async (d: { addrs: unknown[] }) => { saved.push(d.addrs.length) } }
@@ -527,7 +527,7 @@ describe('pex/pexReactor', () => {
       expect(book.isStarted).to.equal(true)
       expect(book.size).to.equal(1)
       sub.unsubscribe()
-      await pex.stopped()
+      await pex.stop()
       expect(saved).to.deep.equal([1])
       expect(completed).to.equal(true)
     })
@@ -544,7 +544,7 @@ describe('pex/pexReactor', () => {
       const sub = runReactor(pex, { scheduler: vts, nodeInfo: US }).subscribe()
       expect(book.isStarted).to.equal(true)
       sub.unsubscribe()
-      await pex.stopped()
+      await pex.stop()
       expect(book.isStarted).to.equal(false)
     })
 
@@ -556,7 +556,7 @@ describe('pex/pexReactor', () => {
         h.at(0, () => { h.event(peerAdded(eve)) })
         h.at(5, () => { h.envelope(eve, encodePexAddrs([addr(1)])) })
       })
-      await pex.stopped()
+      await pex.stop()
       const bannedAt = vts.now() - 5
       const advanceTo = (t: number): void => { vts.schedule(() => {}, t - vts.now()); vts.flush() }
       advanceTo(bannedAt + DEFAULT_BAN_TIME_MS - 1)
