@@ -41,7 +41,7 @@ import { actions, type Action } from '../lib/switch/actions.js'
 import type { Reactor } from '../lib/switch/reactor.js'
 import { Switch } from '../lib/switch/switch.js'
 import { TcpConnection, TcpTransport } from '../lib/transport/tcp.js'
-import { exchangeNodeInfo } from '../lib/transport/upgrade.js'
+import { exchangeNodeInfo } from '../lib/multiplex-transport/upgrade.js'
 import { BLOCK_PROTOCOL_VERSION, P2P_PROTOCOL_VERSION, type NodeInfo } from '../lib/wire/node-info.js'
 import { encodePacketFrame } from '../lib/wire/packet.js'
 

@@ -25,7 +25,8 @@ import { lib, nowUs, openFileLimit, SCALE_CHANNEL, SCALE_NETWORK, SCALE_DEBUG, S
 const ctl = ControlChannel.fromFd(3)
 const { NodeKey } = await lib<typeof import('../../lib/crypto/node-key.js')>('crypto/node-key.ts')
 const { TcpConnection } = await lib<typeof import('../../lib/transport/tcp.js')>('transport/tcp.ts')
-const { upgradeConnection } = await lib<typeof import('../../lib/transport/upgrade.js')>('transport/upgrade.ts')
+const { upgradeConnection } = await lib<typeof import('../../lib/multiplex-transport/upgrade.js')>('multiplex-transport/upgrade.ts')
+  .catch(async () => await lib<typeof import('../../lib/multiplex-transport/upgrade.js')>('transport/upgrade.ts')) // an older RX_BENCH_LIB
 const { MConnection } = await lib<typeof import('../../lib/conn/mconnection.js')>('conn/mconnection.ts')
 
 const groups = new Map<string, MConnectionT[]>()

@@ -68,7 +68,8 @@ async function secure (socket: net.Socket, params: StackParams): Promise<DuplexC
     const { makeSecretConnection } = await lib<typeof import('../../lib/conn/secret-connection.js')>('conn/secret-connection.ts')
     return await makeSecretConnection(raw, nodeKey)
   }
-  const { upgradeConnection } = await lib<typeof import('../../lib/transport/upgrade.js')>('transport/upgrade.ts')
+  const { upgradeConnection } = await lib<typeof import('../../lib/multiplex-transport/upgrade.js')>('multiplex-transport/upgrade.ts')
+    .catch(async () => await lib<typeof import('../../lib/multiplex-transport/upgrade.js')>('transport/upgrade.ts')) // an older RX_BENCH_LIB
   return (await upgradeConnection(raw, { nodeKey, nodeInfo })).conn
 }
 

@@ -1,17 +1,17 @@
 /**
  * The crawler's probe: reads a node's NodeInfo without joining its network, with the upgrade's own steps
- * (`transport/upgrade.ts`) and none of its own.
+ * (`multiplex-transport/upgrade.ts`) and none of its own.
  *
  * @module
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs'
 import type { SecretConnection } from '../conn/secret-connection.js'
 import type { NodeKey } from '../crypto/node-key.js'
-import { dialWithTimeout } from '../switch/dial.js'
+import { dialWithTimeout } from '../multiplex-transport/dial.js'
+import { authenticateConnection, exchangeNodeInfo, validatePeerNodeInfo } from '../multiplex-transport/upgrade.js'
 import type { DuplexConnection } from '../transport/duplex.js'
 import type { NetAddress } from '../transport/net-address.js'
 import type { Transport } from '../transport/transport.js'
-import { authenticateConnection, exchangeNodeInfo, validatePeerNodeInfo } from '../transport/upgrade.js'
 import { defaultNodeInfo, type NodeInfo } from '../wire/node-info.js'
 import { PEX_CHANNEL_ID } from '../wire/pex.js'
 import { DEFAULT_CRAWL_DIAL_TIMEOUT_MS } from './defaults.js'

@@ -8,14 +8,15 @@
  * @module
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs'
-import { PeerIdMismatchError, SelfConnectionError } from '../errors.js'
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, makeSecretConnection, runWithDeadline, type SecretConnection } from '../conn/secret-connection.js'
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../conn/defaults.js'
+import { makeSecretConnection, runWithDeadline, type SecretConnection } from '../conn/secret-connection.js'
 import type { AeadBackend } from '../crypto/aead.js'
+import { parseNodeId, type NodeId } from '../crypto/node-id.js'
 import type { NodeKey } from '../crypto/node-key.js'
+import { PeerIdMismatchError, SelfConnectionError } from '../errors.js'
+import type { DuplexConnection } from '../transport/duplex.js'
 import { encodeDelimited, readDelimited } from '../wire/delimited.js'
 import { checkCompatible, decodeNodeInfo, encodeNodeInfo, MAX_NODE_INFO_SIZE, validateNodeInfo, type NodeInfo } from '../wire/node-info.js'
-import type { DuplexConnection } from './duplex.js'
-import { parseNodeId, type NodeId } from '../crypto/node-id.js'
 
 /** Options of {@link authenticateConnection}: the secret handshake and the dialed-ID check. */
 export interface AuthenticateInit {

@@ -11,9 +11,6 @@ export const DEFAULT_MAX_INBOUND_PEERS = 40
 /** Maximum outbound peers, unconditional peers not counted (CometBFT `max_num_outbound_peers`). */
 export const DEFAULT_MAX_OUTBOUND_PEERS = 10
 
-/** TCP dial deadline in ms (CometBFT `defaultDialTimeout` = 1 s in `p2p/transport.go`). */
-export const DEFAULT_DIAL_TIMEOUT_MS = 1000
-
 /** Deadline for the user peer filters in ms (CometBFT `defaultFilterTimeout` = 5 s). */
 export const DEFAULT_FILTER_TIMEOUT_MS = 5000
 
@@ -54,30 +51,6 @@ export const RX_P2P_VERSION = '0.1.0'
  * smaller buffers they grew from, garbage until the next GC, and what the allocator has not yet given back). Beyond CometBFT, which bounds each channel only.
  */
 export const DEFAULT_NODE_RECV_BUDGET = 128 * 1024 * 1024
-
-/**
- * Connections in their handshakes (accepted, not yet peers) allowed at once; past it the oldest one that has
- * sent nothing yet is evicted for the newcomer. Beyond CometBFT, which counts them against `max_num_inbound_peers`.
- */
-export const DEFAULT_MAX_PENDING_HANDSHAKES = 32
-
-/** Connections in their handshakes allowed at once from one remote IP; more are refused at accept. Beyond CometBFT. */
-export const DEFAULT_MAX_PENDING_HANDSHAKES_PER_IP = 4
-
-/** Handshakes one remote IP may start in a burst (the per-IP token bucket's size). Beyond CometBFT. */
-export const DEFAULT_HANDSHAKE_BURST_PER_IP = 10
-
-/** Handshakes per second one remote IP may start once its burst is spent (the per-IP refill rate). Beyond CometBFT. */
-export const DEFAULT_HANDSHAKE_RATE_PER_IP = 2
-
-/** Key agreements (X25519 + signature) the node runs in a burst, all IPs together. Beyond CometBFT. */
-export const DEFAULT_HANDSHAKE_BURST = 100
-
-/** Key agreements per second, all IPs together, once the burst is spent (about 1% of a core). Beyond CometBFT. */
-export const DEFAULT_HANDSHAKE_RATE = 50
-
-/** Remote IPs whose handshake buckets are remembered at once; full buckets are forgotten first. */
-export const DEFAULT_HANDSHAKE_RATE_TRACKED_IPS = 10_000
 
 /** Bans held at once (IDs and IPs); past it the ban that ends soonest is dropped. */
 export const DEFAULT_MAX_BANS = 10_000

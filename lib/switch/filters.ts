@@ -1,6 +1,6 @@
 /**
- * Admission: the limits and filters a new connection or peer must pass, as CometBFT's Switch and
- * MultiplexTransport apply them.
+ * Admission of peers: the limits and user filters an upgraded connection must pass to become a peer, as
+ * CometBFT's Switch applies them (the filters on raw connections are the multiplex transport's: `conn-set.ts`).
  *
  * @module
  */
@@ -155,16 +155,5 @@ export function admitPeer (peers: PeerSet, candidate: { id: NodeId, outbound: bo
     }
   }
   if (peers.has(candidate.id)) return new PeerRejectedError('duplicate-id', `peer ${candidate.id} is already connected`)
-  return undefined
-}
-
-/**
- * The duplicate-IP connection filter (CometBFT `ConnDuplicateIPFilter`, on by default through
- * `allow_duplicate_ip = false`): refuses a connection whose remote IP already has a connection, whether
- * that one is still in its handshake or is a peer. `connectionsByIp` counts the live connections per IP.
- */
-export function checkDuplicateIp (connectionsByIp: ReadonlyMap<string, number>, ip: string, allowDuplicateIp: boolean): PeerRejectedError | undefined {
-  if (allowDuplicateIp) return undefined
-  if ((connectionsByIp.get(ip) ?? 0) > 0) return new PeerRejectedError('duplicate-ip', `ip ${ip} already connected`)
   return undefined
 }

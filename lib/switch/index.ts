@@ -4,8 +4,6 @@
  * @module
  */
 export { Switch, type SwitchInit, type DialOptions, type BroadcastResult, type BroadcastOptions, type AdmissionStats } from './switch.js'
-export { PendingHandshakes, type PendingHandshakesInit, type PendingAdmission } from './pending-handshakes.js'
-export { HandshakeRateLimiter, TokenBucket, type HandshakeRateLimiterInit } from './handshake-rate.js'
 export { BanList, type BanListInit, type BanEntry, type BanScope, type BanTarget } from './ban-list.js'
 export type { Peer, PeerSendOptions } from './peer.js'
 export { PeerSet, type ReadonlyPeerSet, type PeerCounts } from './peer-set.js'
@@ -21,14 +19,10 @@ export { mergeMapPerPeer, type MergeMapPerPeerInit } from './merge-map-per-peer.
 export { ofEventType } from './of-event-type.js'
 export { withCodec, utf8Codec, jsonCodec, protobufCodec, type Codec, type ChannelCodecs } from './codec.js'
 export { reconnect, reconnectDelays, type ReconnectInit, type ReconnectEvent } from './reconnect.js'
-export { runPeerFilters, admitPeer, checkDuplicateIp, type PeerFilter, type PeerFilterInit, type AdmissionLimits } from './filters.js'
-export { dialWithTimeout, type DialInit } from './dial.js'
+export { runPeerFilters, admitPeer, type PeerFilter, type PeerFilterInit, type AdmissionLimits } from './filters.js'
 export {
-  DEFAULT_MAX_INBOUND_PEERS, DEFAULT_MAX_OUTBOUND_PEERS, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_FILTER_TIMEOUT_MS, DEFAULT_STOP_FLUSH_TIMEOUT_MS,
+  DEFAULT_MAX_INBOUND_PEERS, DEFAULT_MAX_OUTBOUND_PEERS, DEFAULT_FILTER_TIMEOUT_MS, DEFAULT_STOP_FLUSH_TIMEOUT_MS,
   DEFAULT_REACTOR_RESTART_DELAY_MS, RECONNECT_ATTEMPTS, RECONNECT_INTERVAL_MS, RECONNECT_BACKOFF_ATTEMPTS, RECONNECT_BACKOFF_BASE_SECONDS,
   DIAL_RANDOMIZER_INTERVAL_MS
 } from './defaults.js'
-export {
-  DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_HANDSHAKES_PER_IP, DEFAULT_HANDSHAKE_BURST_PER_IP, DEFAULT_HANDSHAKE_RATE_PER_IP,
-  DEFAULT_HANDSHAKE_BURST, DEFAULT_HANDSHAKE_RATE, DEFAULT_HANDSHAKE_RATE_TRACKED_IPS, DEFAULT_MAX_BANS
-} from './defaults.js'
+export { DEFAULT_MAX_BANS } from './defaults.js'

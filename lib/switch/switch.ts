@@ -1,7 +1,7 @@
 /**
- * The Switch: listens and dials through a {@link Transport}, upgrades every connection (SecretConnection and
- * NodeInfo), applies CometBFT's limits and filters, keeps the peer set, runs the reactors and executes their
- * actions, and redials persistent peers.
+ * The Switch: takes the upgraded connections of a {@link MultiplexTransport} (which listens, dials, filters
+ * connections and runs the handshakes), admits them as peers (limits, duplicate IDs, peer filters, bans),
+ * keeps the peer set, runs the reactors and executes their actions, and redials persistent peers.
  *
  * @module
  */
@@ -17,7 +17,6 @@ import {
 import type { ChannelDescriptor } from '../conn/channel.js'
 import type { MConnectionInit } from '../conn/mconnection.js'
 import { RecvBudget } from '../conn/recv-budget.js'
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../conn/secret-connection.js'
 import type { NodeKey } from '../crypto/node-key.js'
 import {
   AlreadyConnectedError,
@@ -26,20 +25,19 @@ import {
   InvalidAddressError,
   PeerRejectedError,
   ReactorError,
-  SelfConnectionError,
-  TransportError
+  SelfConnectionError
 } from '../errors.js'
-import type { DuplexConnection, HostPort } from '../transport/duplex.js'
+import type { HandshakeRateLimiterInit } from '../multiplex-transport/handshake-rate.js'
+import { MultiplexTransport, type AcceptEvent, type ConnFilter, type PeerConnection } from '../multiplex-transport/multiplex-transport.js'
+import type { PendingHandshakes } from '../multiplex-transport/pending-handshakes.js'
+import type { HostPort } from '../transport/duplex.js'
 import { type NodeId, parseNodeId } from '../crypto/node-id.js'
 import { NetAddress } from '../transport/net-address.js'
-import { TcpTransport } from '../transport/tcp.js'
-import type { Listener, Transport } from '../transport/transport.js'
-import { upgradeConnection, type UpgradedConnection } from '../transport/upgrade.js'
+import type { Transport } from '../transport/transport.js'
 import { defaultNodeInfo, nodeInfoAddress, type NodeInfo } from '../wire/node-info.js'
 import type { Action, SendMode } from './actions.js'
 import { BanList, type BanEntry, type BanScope, type BanTarget } from './ban-list.js'
 import {
-  DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_FILTER_TIMEOUT_MS,
   DEFAULT_MAX_INBOUND_PEERS,
   DEFAULT_MAX_OUTBOUND_PEERS,
@@ -51,12 +49,9 @@ import {
   DIAL_RANDOMIZER_INTERVAL_MS,
   RX_P2P_VERSION
 } from './defaults.js'
-import { HandshakeRateLimiter, type HandshakeRateLimiterInit } from './handshake-rate.js'
-import { PendingHandshakes } from './pending-handshakes.js'
-import { dialWithTimeout } from './dial.js'
 import type { Envelope } from './envelope.js'
 import type { PeerEvent } from './events.js'
-import { admitPeer, checkDuplicateIp, runPeerFilters, type PeerFilter } from './filters.js'
+import { admitPeer, runPeerFilters, type PeerFilter } from './filters.js'
 import type { Peer } from './peer.js'
 import { PeerSet, type PeerCounts, type ReadonlyPeerSet } from './peer-set.js'
 import type { Reactor, ReactorContext, ReactorFailure } from './reactor.js'
@@ -69,7 +64,7 @@ export interface SwitchInit {
   nodeKey: NodeKey
   /** The reactors; more can be added with {@link Switch.addReactor} before {@link Switch.start}. @default [] */
   reactors?: readonly Reactor[]
-  /** How connections are made. @default a TcpTransport on this switch's scheduler */
+  /** How raw connections are made (the Switch's {@link MultiplexTransport} upgrades them). @default a TcpTransport on this switch's scheduler */
   transport?: Transport
   /**
    * Where to listen, `host:port` (a `tcp://` prefix is allowed; port 0 picks a free port). Without it the
@@ -244,7 +239,7 @@ export class Switch {
   readonly maxOutboundPeers: number
 
   readonly #init: SwitchInit
-  readonly #transport: Transport
+  readonly #mt: MultiplexTransport
   readonly #random: () => number
   readonly #allowDuplicateIp: boolean
   readonly #peerFilters: readonly PeerFilter[]
@@ -261,15 +256,8 @@ export class Switch {
   readonly #reconnecting = new Map<NodeId, Subscription>()
   readonly #persistent: NetAddress[] = []
   readonly #unconditional = new Set<NodeId>()
-  readonly #connsByIp = new Map<string, number>()
-  readonly #handshaking = new Set<DuplexConnection>()
-  readonly #pending: PendingHandshakes<DuplexConnection>
-  readonly #evictions = new WeakMap<DuplexConnection, Error>()
-  readonly #handshakeRate: HandshakeRateLimiter
   readonly #bans: BanList
   readonly #refusals = new Map<string, number>()
-  #inboundConns = 0
-  #listener: Listener | undefined
   #listenAddress: NetAddress | undefined
   #nodeInfo: NodeInfo
   readonly #abort = new AbortController()
@@ -290,7 +278,6 @@ export class Switch {
     setMaxListeners(0, this.#abort.signal)
     this.nodeKey = init.nodeKey
     this.scheduler = init.scheduler ?? asyncScheduler
-    this.#transport = init.transport ?? new TcpTransport({ scheduler: this.scheduler })
     this.#random = init.random ?? Math.random
     this.#allowDuplicateIp = init.allowDuplicateIp ?? false
     this.#peerFilters = init.peerFilters ?? []
@@ -298,9 +285,27 @@ export class Switch {
     this.maxOutboundPeers = init.maxOutboundPeers ?? DEFAULT_MAX_OUTBOUND_PEERS
     this.recvBudget = init.mconnection?.recvBudget ?? new RecvBudget({ limit: init.recvBudget ?? DEFAULT_NODE_RECV_BUDGET })
     this.#mconnInit = { ...init.mconnection, recvBudget: this.recvBudget, scheduler: this.scheduler }
-    this.#pending = new PendingHandshakes({ maxPending: init.maxPendingHandshakes, maxPendingPerIp: init.maxPendingHandshakesPerIp })
-    this.#handshakeRate = new HandshakeRateLimiter({ ...init.handshakeRate, scheduler: this.scheduler })
     this.#bans = new BanList({ maxBans: init.maxBans, scheduler: this.scheduler })
+    this.#mt = new MultiplexTransport({
+      nodeKey: this.nodeKey,
+      nodeInfo: () => this.#nodeInfo,
+      transport: init.transport,
+      scheduler: this.scheduler,
+      signal: this.#abort.signal,
+      dialTimeoutMs: init.dialTimeoutMs,
+      handshakeTimeoutMs: init.handshakeTimeoutMs,
+      allowDuplicateIp: this.#allowDuplicateIp,
+      maxInboundConnections: this.maxInboundPeers,
+      extraInboundConnections: () => this.#unconditional.size,
+      maxPendingHandshakes: init.maxPendingHandshakes,
+      maxPendingHandshakesPerIp: init.maxPendingHandshakesPerIp,
+      handshakeRate: init.handshakeRate,
+      connFilters: [this.#ipBanFilter],
+      onAuthenticated: (id) => {
+        const ban = this.#bans.idBan(id, 'accept')
+        if (ban !== undefined) throw new PeerRejectedError('banned', `peer ${id} is banned: ${ban.reason}`)
+      }
+    })
     this.inbound$ = this.#inbound.asObservable()
     this.peerEvents$ = this.#events.asObservable()
     this.peers$ = this.#peerList.asObservable()
@@ -467,16 +472,33 @@ export class Switch {
    */
   admissionStats (): AdmissionStats {
     return {
-      pendingHandshakes: this.#pending.size,
+      pendingHandshakes: this.#mt.pendingHandshakes,
       refused: Object.fromEntries(this.#refusals),
       bans: this.#bans.size,
-      trackedIps: this.#handshakeRate.trackedIps
+      trackedIps: this.#mt.trackedIps
     }
   }
 
   #countRefusal (error: Error): void {
     if (!(error instanceof PeerRejectedError)) return
     this.#refusals.set(error.reason, (this.#refusals.get(error.reason) ?? 0) + 1)
+  }
+
+  /**
+   * The transport's first connection filter: IP bans, at accept (scope `'all'`) and on a dialed connection
+   * whose host was a name (its IP is known only once connected; a dial by IP was checked before dialing).
+   * A refused dial is counted here; refusals at accept are counted as they arrive on the accept stream.
+   */
+  readonly #ipBanFilter: ConnFilter = (ip, dialed) => {
+    if (dialed === undefined) {
+      const ban = this.#bans.ipBan(ip, 'accept')
+      return ban === undefined ? undefined : new PeerRejectedError('banned', `ip ${ip} is banned: ${ban.reason}`)
+    }
+    const ban = ip === dialed.host ? undefined : this.#bans.ipBan(ip, 'dial')
+    if (ban === undefined) return undefined
+    const error = new PeerRejectedError('banned', `${dialed.toString()} (${ip}) is banned: ${ban.reason}`)
+    this.#countRefusal(error)
+    return error
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -496,31 +518,19 @@ export class Switch {
     const persistent = await Promise.all(this.#persistent.map(async (a) => await a.resolve().catch(() => a)))
     this.#persistent.splice(0, this.#persistent.length, ...persistent)
     if (this.#init.listenAddress !== undefined) {
-      // The gate refuses by IP on the raw socket, before the transport wraps it (a transport may ignore it:
-      // then #onAccept makes every check).
-      const listener = await this.#transport.listen(hostPortOf(this.#init.listenAddress), { gate: this.#gate })
-      this.#listener = listener
-      this.#listenAddress = new NetAddress(this.nodeId, listener.address.host, listener.address.port)
+      // The transport's gate refuses by IP on the raw socket, before the transport wraps it.
+      const bound = await this.#mt.listen(hostPortOf(this.#init.listenAddress))
+      this.#listenAddress = new NetAddress(this.nodeId, bound.host, bound.port)
     }
     this.#nodeInfo = this.#makeNodeInfo()
     if (this.#state !== 'starting') {
-      await this.#listener?.close()
+      await this.#mt.close()
       return
     }
     this.#state = 'running'
     for (const entry of this.#reactors) this.#runReactor(entry)
-    if (this.#listener !== undefined) {
-      const listenerFailed = (error: Error): void => {
-        this.#emit({ type: 'rejected', remoteAddress: undefined, peerId: undefined, error })
-      }
-      this.#tasks.add(this.#listener.connections$.subscribe({
-        next: (raw) => { this.#onAccept(raw) },
-        // The listener is gone: no more inbound peers. Said once, as a rejection without a remote.
-        error: (err: unknown) => { listenerFailed(new TransportError(`the listener failed and accepts no more connections: ${asError(err).message}`, { cause: err })) }
-      }))
-      const acceptErrors$ = this.#listener.acceptErrors$
-      if (acceptErrors$ !== undefined) this.#tasks.add(acceptErrors$.subscribe(listenerFailed))
-    }
+    // Kept through stop: the refusals of the handshakes it cancels still reach peerEvents$.
+    if (this.#listenAddress !== undefined) this.#mt.accept().subscribe((e) => { this.#onAcceptEvent(e) })
     this.#dialRandomized(this.#persistent)
   }
 
@@ -542,14 +552,10 @@ export class Switch {
     if (wasRunning) {
       this.#abort.abort(new PeerRejectedError('stopped', 'the switch is stopping'))
       this.#tasks.unsubscribe()
-      const listener = this.#listener
-      this.#listener = undefined
-      const closing = listener?.close()
       for (const sub of this.#reconnecting.values()) sub.unsubscribe()
       this.#reconnecting.clear()
-      for (const raw of this.#handshaking) raw.destroy()
-      this.#handshaking.clear()
-      this.#pending.clear()
+      // Closes the listener and cancels the handshakes in flight.
+      const closing = this.#mt.close()
       const peers = this.#peers.list()
       await Promise.all([closing, ...peers.map(async (peer) => await this.#removePeer(peer as SwitchPeer, undefined))])
       for (const entry of this.#reactors) {
@@ -668,157 +674,22 @@ export class Switch {
   // connections
 
   /**
-   * Counts a live raw connection by remote IP (CometBFT's `ConnSet`), and an inbound one among the inbound
-   * connections, until it closes (one subscription per connection for both).
+   * What the transport's accept stream brings: a refusal (counted and reported as a `rejected` event), or an
+   * upgraded inbound connection, admitted as a peer on its own (a refusal then is reported the same way).
    */
-  #trackConnection (raw: DuplexConnection, ip: string, inbound: boolean): void {
-    this.#connsByIp.set(ip, (this.#connsByIp.get(ip) ?? 0) + 1)
-    if (inbound) this.#inboundConns++
-    raw.closed$.subscribe(() => {
-      if (inbound) this.#inboundConns--
-      const n = (this.#connsByIp.get(ip) ?? 1) - 1
-      if (n <= 0) this.#connsByIp.delete(ip)
-      else this.#connsByIp.set(ip, n)
-    })
-  }
-
-  /**
-   * The listener's gate (`ListenOptions.gate`): the admission checks by IP on the raw socket, before the
-   * transport makes a connection of it. A refused socket costs the accept, this check, one `rejected` event
-   * and a reset; none of a connection's objects. A listener that does not apply the gate gets the same checks
-   * in `#onAccept`.
-   */
-  readonly #gate = (remote: HostPort): boolean => {
-    if (this.#state !== 'running') return false
-    const error = this.#admissionRefusal(remote.host, true)
-    if (error === undefined) return true
-    this.#refused(remote, error)
-    return false
-  }
-
-  /** Counts a refusal at accept and reports it as a `rejected` event. */
-  #refused (remote: HostPort | undefined, error: PeerRejectedError): void {
-    this.#countRefusal(error)
-    this.#emit({ type: 'rejected', remoteAddress: remote, peerId: undefined, error })
-  }
-
-  /**
-   * The admission checks by remote IP, cheapest first, every one before any handshake work: an IP ban; the
-   * inbound-peer limit (peers only, not connections in their handshakes); the duplicate-IP filter; the per-IP
-   * pending limit; and, when `takeToken`, the per-IP handshake bucket (the one check that spends: a token).
-   * Undefined when the connection may go on. Every refusal is made without a stack trace (it would be most of
-   * its cost at line rate, and says nothing: the reason and the message do).
-   */
-  #admissionRefusal (ip: string, takeToken: boolean): PeerRejectedError | undefined {
-    const limit = Error.stackTraceLimit
-    Error.stackTraceLimit = 0
-    try {
-      return this.#checkAdmission(ip, takeToken)
-    } finally {
-      Error.stackTraceLimit = limit
-    }
-  }
-
-  #checkAdmission (ip: string, takeToken: boolean): PeerRejectedError | undefined {
-    const ban = this.#bans.ipBan(ip, 'accept')
-    if (ban !== undefined) return new PeerRejectedError('banned', `ip ${ip} is banned: ${ban.reason}`)
-    // CometBFT wraps the listener in `netutil.LimitListener(max_num_inbound_peers + len(unconditional_peer_ids))`,
-    // which counts connections still in their handshakes, so idle sockets take every slot. Here only
-    // connections past their handshakes count (the precise check, unconditional peers aside, is admitPeer's,
-    // after the upgrade); those in their handshakes have their own limits below. Node cannot leave a connection
-    // in the backlog, so one beyond the limit is closed at once.
-    const upgraded = this.#inboundConns - this.#pending.size
-    if (upgraded >= this.maxInboundPeers + this.#unconditional.size) {
-      return new PeerRejectedError('max-inbound', `already ${upgraded} inbound peers (max ${this.maxInboundPeers})`)
-    }
-    // CometBFT `ConnDuplicateIPFilter` (a conn filter, before the handshake), unless `allow_duplicate_ip`.
-    const dup = checkDuplicateIp(this.#connsByIp, ip, this.#allowDuplicateIp)
-    if (dup !== undefined) return dup
-    const perIp = this.#pending.check(ip)
-    if (perIp !== undefined) return perIp
-    if (takeToken && !this.#handshakeRate.admit(ip)) {
-      return new PeerRejectedError('handshake-rate', `too many handshakes from ${ip} (${this.#handshakeRate.burstPerIp}, then ${this.#handshakeRate.ratePerIp}/s)`)
-    }
-    return undefined
-  }
-
-  /**
-   * Admission of an accepted connection: the checks by IP (`#admissionRefusal`; from a gated
-   * listener they ran on the socket already, and run again here without taking a second handshake token, which
-   * costs nothing for a connection that passed); then it joins the pending handshakes, evicting one when they
-   * are full, and the upgrade runs on its own.
-   */
-  #onAccept (raw: DuplexConnection): void {
-    const remote = raw.remoteAddress
-    if (this.#state !== 'running') {
-      raw.destroy()
+  #onAcceptEvent (e: AcceptEvent): void {
+    if (e.type === 'refused') {
+      this.#countRefusal(e.error)
+      this.#emit({ type: 'rejected', remoteAddress: e.remoteAddress, peerId: e.peerId, error: e.error })
       return
     }
-    const ip = remote?.host ?? ''
-    const error = this.#admissionRefusal(ip, this.#listener?.gated !== true)
-    if (error !== undefined) {
-      raw.destroy(error)
-      this.#refused(remote, error)
-      return
-    }
-    const admission = this.#pending.add(raw, ip)
-    if (!admission.admitted) {
-      raw.destroy(admission.error)
-      this.#refused(remote, admission.error)
-      return
-    }
-    if (admission.evicted !== undefined) {
-      const error = new PeerRejectedError('pending-evicted', `evicted from the ${this.#pending.maxPending} pending handshakes for a newer connection`)
-      this.#evictions.set(admission.evicted, error)
-      admission.evicted.destroy(error)
-    }
-    this.#trackConnection(raw, ip, true)
-    // The upgrade runs on its own: the accept loop goes on at once (CometBFT upgrades in a goroutine per connection).
-    void this.#acceptPeer(raw, remote)
-  }
-
-  async #acceptPeer (raw: DuplexConnection, remote: HostPort | undefined): Promise<void> {
-    let peerId: NodeId | undefined
-    this.#handshaking.add(raw)
-    try {
-      const up = await upgradeConnection(raw, {
-        ...this.#upgradeInit(),
-        beforeKeyAgreement: () => {
-          this.#pending.markProgressed(raw)
-          if (!this.#handshakeRate.beginKeyAgreement()) {
-            throw new PeerRejectedError('handshake-rate', 'too many handshakes in total (the node-wide handshake bucket is empty)')
-          }
-        },
-        onAuthenticated: (id) => {
-          peerId = id
-          const ban = this.#bans.idBan(id, 'accept')
-          if (ban !== undefined) throw new PeerRejectedError('banned', `peer ${id} is banned: ${ban.reason}`)
-        }
-      })
-      peerId = up.remoteId
-      this.#pending.delete(raw)
-      const socketAddr = new NetAddress(up.remoteId, remote?.host ?? '0.0.0.0', remote?.port ?? 0)
-      await this.#addPeer(up, raw, false, socketAddr)
-    } catch (err) {
-      raw.destroy()
-      const error = this.#evictions.get(raw) ?? asError(err)
+    const c = e.conn
+    this.#addPeer(c).catch((err: unknown) => {
+      c.raw.destroy()
+      const error = asError(err)
       this.#countRefusal(error)
-      this.#emit({ type: 'rejected', remoteAddress: remote, peerId, error })
-    } finally {
-      this.#pending.delete(raw)
-      this.#handshaking.delete(raw)
-    }
-  }
-
-  #upgradeInit (dialedId?: NodeId): Parameters<typeof upgradeConnection>[1] {
-    return {
-      nodeKey: this.nodeKey,
-      nodeInfo: this.#nodeInfo,
-      dialedId,
-      scheduler: this.scheduler,
-      handshakeTimeoutMs: this.#init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-      signal: this.#abort.signal
-    }
+      this.#emit({ type: 'rejected', remoteAddress: c.remoteAddress, peerId: c.remoteId, error })
+    })
   }
 
   #dialRandomized (addresses: readonly NetAddress[]): void {
@@ -855,44 +726,19 @@ export class Switch {
     this.#dialing.set(addr.id, addr)
     let peer: Peer
     try {
-      let up: UpgradedConnection
-      let raw: DuplexConnection | undefined
+      let c: PeerConnection
       try {
-        const signals = signal === undefined ? this.#abort.signal : AbortSignal.any([signal, this.#abort.signal])
-        raw = await dialWithTimeout(this.#transport, { host: addr.host, port: addr.port }, {
-          timeoutMs: this.#init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
-          scheduler: this.scheduler,
-          signal: signals
-        })
-        const ip = raw.remoteAddress?.host ?? addr.host
-        // The address may name a host: its IP is known only now.
-        const ipBan = ip === addr.host ? undefined : this.#bans.ipBan(ip, 'dial')
-        if (ipBan !== undefined) {
-          const error = new PeerRejectedError('banned', `${addr.toString()} (${ip}) is banned: ${ipBan.reason}`)
-          this.#countRefusal(error)
-          raw.destroy(error)
-          throw error
-        }
-        const dup = checkDuplicateIp(this.#connsByIp, ip, this.#allowDuplicateIp)
-        if (dup !== undefined) {
-          raw.destroy(dup)
-          throw dup
-        }
-        this.#trackConnection(raw, ip, false)
-        this.#handshaking.add(raw)
-        up = await upgradeConnection(raw, { ...this.#upgradeInit(addr.id), signal: signals })
+        c = await this.#mt.dial(addr, { signal })
       } catch (err) {
-        if (raw !== undefined) this.#handshaking.delete(raw)
         // CometBFT `addOutboundPeerWithConfig`: retry a persistent peer after any dial error except connecting to ourselves.
         if (!(err instanceof SelfConnectionError) && this.isPeerPersistent(addr)) this.#reconnect(addr)
         throw err
       }
-      this.#handshaking.delete(raw)
       try {
-        peer = await this.#addPeer(up, raw, true, addr)
+        peer = await this.#addPeer(c)
       } catch (err) {
-        up.conn.destroy()
-        raw.destroy()
+        c.conn.destroy()
+        c.raw.destroy()
         throw err
       }
     } catch (err) {
@@ -908,7 +754,8 @@ export class Switch {
    * Admits an upgraded connection as a peer (CometBFT `addPeer`): limits, duplicate ID, peer filters; then
    * adds it to the peer set, tells the reactors (`added`) and starts its MConnection.
    */
-  async #addPeer (up: UpgradedConnection, raw: DuplexConnection, outbound: boolean, socketAddr: NetAddress): Promise<SwitchPeer> {
+  async #addPeer (up: PeerConnection): Promise<SwitchPeer> {
+    const { outbound, socketAddr } = up
     // CometBFT `wrapPeer`: an outbound peer is persistent by its dialed address, an inbound one by its self-reported address.
     let persistent = false
     if (outbound) persistent = this.isPeerPersistent(socketAddr)
@@ -921,7 +768,7 @@ export class Switch {
     }
     const peer = new SwitchPeer({
       conn: up.conn,
-      raw,
+      raw: up.raw,
       nodeInfo: up.nodeInfo,
       channels: this.#channels,
       outbound,

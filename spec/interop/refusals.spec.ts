@@ -13,7 +13,7 @@ import { makeSecretConnection } from '../../lib/conn/secret-connection.js'
 import { NodeKey } from '../../lib/crypto/node-key.js'
 import { ConnectionClosedError, IncompatiblePeerError } from '../../lib/errors.js'
 import { TcpTransport } from '../../lib/transport/tcp.js'
-import { exchangeNodeInfo } from '../../lib/transport/upgrade.js'
+import { exchangeNodeInfo } from '../../lib/multiplex-transport/upgrade.js'
 import { COMET_VERSIONS, CometNode, requireCometBinary } from './support/cometbft.js'
 import { dialAndUpgrade, INTEROP_CHANNELS, RxListener, rxNodeInfo, type RxNodeInfoOptions } from './support/rx-peer.js'
 

@@ -1,8 +1,8 @@
 import { expect } from 'chai'
 import { VirtualTimeScheduler } from 'rxjs'
-import { HandshakeRateLimiter, TokenBucket } from '../../lib/switch/handshake-rate.js'
+import { HandshakeRateLimiter, TokenBucket } from '../../lib/multiplex-transport/handshake-rate.js'
 
-describe('switch/HandshakeRateLimiter (virtual time)', () => {
+describe('multiplex-transport/HandshakeRateLimiter (virtual time)', () => {
   it('TokenBucket: a burst, then one token per 1/rate s, never more than the burst', () => {
     const b = new TokenBucket(3, 2, 0)
     expect([b.take(0), b.take(0), b.take(0), b.take(0)]).to.deep.equal([true, true, true, false])

@@ -1,8 +1,8 @@
 import { expect } from 'chai'
 import { PeerRejectedError } from '../../lib/errors.js'
-import { PendingHandshakes } from '../../lib/switch/pending-handshakes.js'
+import { PendingHandshakes } from '../../lib/multiplex-transport/pending-handshakes.js'
 
-describe('switch/PendingHandshakes', () => {
+describe('multiplex-transport/PendingHandshakes', () => {
   it('refuses a connection from an IP that already has maxPendingPerIp pending (pending-per-ip), and takes it again once one ends', () => {
     const p = new PendingHandshakes<string>({ maxPending: 10, maxPendingPerIp: 2 })
     expect(p.add('a1', '1.1.1.1')).to.deep.equal({ admitted: true, evicted: undefined })

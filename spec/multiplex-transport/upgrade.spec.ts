@@ -11,7 +11,7 @@ import { memoryPair } from '../../lib/transport/memory.js'
 import { TcpTransport } from '../../lib/transport/tcp.js'
 import {
   authenticateConnection, checkPeerCompatible, exchangeNodeInfo, upgradeConnection, validatePeerNodeInfo, type UpgradedConnection
-} from '../../lib/transport/upgrade.js'
+} from '../../lib/multiplex-transport/upgrade.js'
 import { encodeDelimited, readDelimited } from '../../lib/wire/delimited.js'
 import { encodeNodeInfo, type NodeInfo } from '../../lib/wire/node-info.js'
 import {
@@ -59,7 +59,7 @@ function message (size: number, seed: number): Buffer {
   return b
 }
 
-describe('transport/upgradeConnection', () => {
+describe('multiplex-transport/upgradeConnection', () => {
   let stopWatching: () => unknown[]
   beforeEach(() => { stopWatching = watchUnhandledRejections() })
   afterEach(async () => {

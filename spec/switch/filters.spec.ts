@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { map, Observable, of, throwError } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
-import { admitPeer, checkDuplicateIp, runPeerFilters, type PeerFilter } from '../../lib/switch/filters.js'
+import { admitPeer, runPeerFilters, type PeerFilter } from '../../lib/switch/filters.js'
 import { PeerSet } from '../../lib/switch/peer-set.js'
 import { PeerRejectedError } from '../../lib/errors.js'
 import { fakeNodeId, fakePeer, type FakePeer } from '../../lib/testing/reactor.js'
@@ -107,13 +107,6 @@ describe('switch/filters', () => {
       expect(admitPeer(peers, { id: fakeNodeId('us'), outbound: true }, limits)?.reason).to.equal('self')
       expect(admitPeer(peers, { id: a.id, outbound: true }, limits)?.reason).to.equal('duplicate-id')
       expect(admitPeer(peers, { id: fakeNodeId('b'), outbound: false }, limits)).to.equal(undefined)
-    })
-
-    it('refuses a second connection from one IP unless duplicate IPs are allowed (ConnDuplicateIPFilter)', () => {
-      const conns = new Map([['10.0.0.1', 1]])
-      expect(checkDuplicateIp(conns, '10.0.0.1', false)?.reason).to.equal('duplicate-ip')
-      expect(checkDuplicateIp(conns, '10.0.0.1', true)).to.equal(undefined)
-      expect(checkDuplicateIp(conns, '10.0.0.2', false)).to.equal(undefined)
     })
   })
 })

@@ -16,7 +16,7 @@ import type { Peer } from '../../../lib/switch/peer.js'
 import type { Reactor } from '../../../lib/switch/reactor.js'
 import { Switch } from '../../../lib/switch/switch.js'
 import { TcpConnection, TcpTransport } from '../../../lib/transport/tcp.js'
-import { exchangeNodeInfo } from '../../../lib/transport/upgrade.js'
+import { exchangeNodeInfo } from '../../../lib/multiplex-transport/upgrade.js'
 import { BLOCK_PROTOCOL_VERSION, P2P_PROTOCOL_VERSION, type NodeInfo } from '../../../lib/wire/node-info.js'
 import { BULK_CHANNEL, ECHO_CHANNEL, NETWORK, type SendManyRequest, type TargetConfig, type TargetStats } from './protocol.js'
 

@@ -9,7 +9,7 @@ import { MConnection, type MConnectionInit } from '../../../lib/conn/mconnection
 import { NodeKey } from '../../../lib/crypto/node-key.js'
 import { TcpTransport } from '../../../lib/transport/tcp.js'
 import type { Listener } from '../../../lib/transport/transport.js'
-import { upgradeConnection, type UpgradedConnection } from '../../../lib/transport/upgrade.js'
+import { upgradeConnection, type UpgradedConnection } from '../../../lib/multiplex-transport/upgrade.js'
 import { CONSENSUS_STATE_CHANNEL, decodeConsensusMessage, encodeNewRoundStep, type NewRoundStep } from '../../../lib/wire/consensus.js'
 import { decodeMempoolMessage, MEMPOOL_CHANNEL } from '../../../lib/wire/mempool.js'
 import type { NodeInfo } from '../../../lib/wire/node-info.js'
