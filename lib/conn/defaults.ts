@@ -1,5 +1,6 @@
 /**
- * Every default of the MConnection and its channels in one place, with CometBFT's values (`p2p/conn/connection.go`,
+ * Every default and limit of the conn layer in one place (the MConnection, its channels and write buffer, the
+ * SecretConnection's handshake), with CometBFT's values (`p2p/conn/connection.go`,
  * `config/config.go`, `libs/flowrate`). `docs/CONFIGURATION.md` lists them beside CometBFT's.
  *
  * @module
@@ -55,6 +56,14 @@ export const DEFAULT_LARGE_WRITE_BUFFER_POOL_SIZE = 16
 export const DEFAULT_COPY_WRITE_BELOW = 16_384
 /** After `flushStop` has ended the write side: how long to wait for the remote to close, in ms. rx-p2p's choice. */
 export const FLUSH_STOP_LINGER_MS = 10_000
+
+/**
+ * CometBFT's handshake deadline in ms (`defaultHandshakeTimeout` of `p2p/transport.go`), applied to the
+ * SecretConnection handshake and, by the upgrade, to the NodeInfo exchange.
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 3000
+/** The reader limit of the secret handshake's messages (ephemeral key, AuthSig), as in Go: 1 MiB. */
+export const HANDSHAKE_MESSAGE_MAX = 1024 * 1024
 
 /** Sample period of the flow-rate monitor in ms (CometBFT `flowrate`: 5 × the 20 ms clock). */
 export const FLOW_SAMPLE_RATE_MS = 100

@@ -26,11 +26,7 @@ import type { NodeId } from '../crypto/node-id.js'
 import { decodeAuthSig, encodeAuthSig } from '../wire/auth-sig.js'
 import { encodeDelimited, readDelimited } from '../wire/delimited.js'
 import { delimitedFieldSize, ProtoReader, ProtoWriter, WIRE_BYTES } from '../wire/proto.js'
-
-/** The reader limit for the handshake messages (ephemeral key, AuthSig), as in Go: 1 MiB. */
-export const HANDSHAKE_MESSAGE_MAX = 1024 * 1024
-/** CometBFT's handshake deadline, applied to the SecretConnection handshake and to the NodeInfo exchange. */
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 3000
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, HANDSHAKE_MESSAGE_MAX } from './defaults.js'
 
 /** Options of {@link makeSecretConnection}. */
 export interface SecretConnectionInit {

@@ -1,5 +1,7 @@
 /**
- * The address book's constants, CometBFT's `p2p/pex/params.go` (identical in v0.38 and v1.0).
+ * The address book's constants, CometBFT's `p2p/pex/params.go` (identical in v0.38 and v1.0), and the defaults of
+ * the bounds rx-p2p adds to the book. The PEX layer keeps two constants files, one per component as CometBFT does:
+ * this one for the book, `pex-defaults.ts` for the reactor.
  *
  * @module
  */

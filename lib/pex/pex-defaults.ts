@@ -1,6 +1,7 @@
 /**
  * The PEX reactor's constants: CometBFT's `p2p/pex/pex_reactor.go` (identical in v0.38 and v1.0), plus the
- * rx-p2p choices that CometBFT leaves to other parts of a node.
+ * rx-p2p choices that CometBFT leaves to other parts of a node. The address book's are in `params.ts`
+ * (CometBFT's `p2p/pex/params.go`).
  *
  * @module
  */

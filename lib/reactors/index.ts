@@ -5,7 +5,7 @@
  * @module
  */
 export {
-  mempoolReactor, txHash, mempoolMessageSize, MEMPOOL_CHANNEL_DESCRIPTOR, DEFAULT_MAX_TX_BYTES, DEFAULT_SEEN_TX_CACHE_SIZE,
-  DEFAULT_MEMPOOL_SEND_QUEUE_CAPACITY, type MempoolReactor, type MempoolReactorInit, type MempoolTx
+  mempoolReactor, txHash, mempoolMessageSize, MEMPOOL_CHANNEL_DESCRIPTOR, type MempoolReactor, type MempoolReactorInit, type MempoolTx
 } from './mempool.js'
+export { DEFAULT_MAX_TX_BYTES, DEFAULT_SEEN_TX_CACHE_SIZE, DEFAULT_MEMPOOL_SEND_QUEUE_CAPACITY } from './defaults.js'
 export { heightMirrorReactor, mirrorHeights, CONSENSUS_STATE_CHANNEL_DESCRIPTOR, type HeightMirrorReactor, type PeerRoundStep } from './height-mirror.js'

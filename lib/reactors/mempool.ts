@@ -13,16 +13,8 @@ import type { Peer } from '../switch/peer.js'
 import { statefulReactor, type StatefulReactor } from '../switch/reactor-runtime.js'
 import { decodeMempoolMessage, encodeTxs, MEMPOOL_CHANNEL } from '../wire/mempool.js'
 import { varintSize } from '../wire/proto.js'
+import { DEFAULT_MAX_TX_BYTES, DEFAULT_MEMPOOL_SEND_QUEUE_CAPACITY, DEFAULT_SEEN_TX_CACHE_SIZE } from './defaults.js'
 import { CONSENSUS_STATE_CHANNEL_DESCRIPTOR, mirrorHeights, type PeerRoundStep } from './height-mirror.js'
-
-/** CometBFT's default `mempool.max_tx_bytes`: 1 MiB. */
-export const DEFAULT_MAX_TX_BYTES = 1_048_576
-
-/** How many transaction hashes {@link mempoolReactor} remembers to drop duplicates (CometBFT's `cache_size`). */
-export const DEFAULT_SEEN_TX_CACHE_SIZE = 10_000
-
-/** The mempool channel's send queue in {@link mempoolReactor} (CometBFT leaves it at 1; broadcasts wait for room). */
-export const DEFAULT_MEMPOOL_SEND_QUEUE_CAPACITY = 100
 
 /**
  * The encoded size of `Message{txs{txs:[tx]}}` for a tx of `txBytes` bytes: CometBFT's receive capacity of

@@ -1,3 +1,4 @@
+export * from './defaults.js'
 export * from './duplex.js'
 export * from './transport.js'
 export * from './tcp.js'

@@ -10,6 +10,7 @@
  * @module
  */
 import { ConnectionClosedError, P2PError, TransportError } from '../errors.js'
+import { DEFAULT_HIGH_WATER_MARK, DEFAULT_READ_AHEAD } from './defaults.js'
 import { AbstractDuplex, type DuplexConnection, type HostPort } from './duplex.js'
 
 /** A chunk as libp2p streams yield them: a `Uint8Array` or a list of them (`Uint8ArrayList`). */
@@ -44,7 +45,7 @@ export interface ToItDuplexInit {
  * ```
  */
 export function toItDuplex (conn: DuplexConnection, init: ToItDuplexInit = {}): ItDuplex {
-  const readAhead = init.readAhead ?? 65_536
+  const readAhead = init.readAhead ?? DEFAULT_READ_AHEAD
   return {
     source: {
       [Symbol.asyncIterator]: () => readConnection(conn, readAhead)
@@ -188,7 +189,7 @@ class ItDuplexConnection extends AbstractDuplex {
 
   constructor (duplex: ItDuplex<AsyncIterable<ItChunk> | Iterable<ItChunk>, AsyncIterable<Uint8Array>>, init: FromItDuplexInit) {
     super()
-    this.#highWaterMark = init.highWaterMark ?? 65_536
+    this.#highWaterMark = init.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
     if (init.remoteAddress !== undefined) this.remoteAddress = init.remoteAddress
     if (init.localAddress !== undefined) this.localAddress = init.localAddress
     const source = duplex.source

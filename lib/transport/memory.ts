@@ -6,6 +6,7 @@
  */
 import { asapScheduler, Subject, type SchedulerLike } from 'rxjs'
 import { TransportError } from '../errors.js'
+import { DEFAULT_HIGH_WATER_MARK } from './defaults.js'
 import { AbstractDuplex, type DuplexConnection, type HostPort } from './duplex.js'
 import type { Transport } from './transport.js'
 
@@ -123,8 +124,9 @@ class MemoryEnd extends AbstractDuplex {
  */
 export function memoryPair (init: MemoryPairInit = {}): [DuplexConnection, DuplexConnection] {
   const scheduler = init.scheduler ?? asapScheduler
-  const a = new MemoryEnd(scheduler, init.latencyMs ?? 0, init.bandwidth ?? 0, init.highWaterMark ?? 65536)
-  const b = new MemoryEnd(scheduler, init.latencyMs ?? 0, init.bandwidth ?? 0, init.highWaterMark ?? 65536)
+  const highWaterMark = init.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
+  const a = new MemoryEnd(scheduler, init.latencyMs ?? 0, init.bandwidth ?? 0, highWaterMark)
+  const b = new MemoryEnd(scheduler, init.latencyMs ?? 0, init.bandwidth ?? 0, highWaterMark)
   a.peer = b
   b.peer = a
   if (init.addresses !== undefined) {

@@ -6,6 +6,7 @@
 import * as net from 'node:net'
 import { asyncScheduler, Subject, type SchedulerLike } from 'rxjs'
 import { AbortError, TransportError } from '../errors.js'
+import { DEFAULT_CONNECT_TIMEOUT_MS } from './defaults.js'
 import { AbstractDuplex, type DuplexConnection, type HostPort } from './duplex.js'
 import type { Listener, ListenOptions, Transport } from './transport.js'
 
@@ -161,7 +162,7 @@ export class TcpTransport implements Transport {
   readonly #localAddress: string | undefined
 
   constructor (init: TcpTransportInit = {}) {
-    this.#connectTimeoutMs = init.connectTimeoutMs ?? 1000
+    this.#connectTimeoutMs = init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
     this.#scheduler = init.scheduler ?? asyncScheduler
     this.#localAddress = init.localAddress
   }

@@ -3,9 +3,8 @@ import { createHash } from 'node:crypto'
 import { TestScheduler } from 'rxjs/testing'
 import { DecodeError } from '../../lib/errors.js'
 import { CONSENSUS_STATE_CHANNEL_DESCRIPTOR, type PeerRoundStep } from '../../lib/reactors/height-mirror.js'
-import {
-  DEFAULT_MAX_TX_BYTES, MEMPOOL_CHANNEL_DESCRIPTOR, mempoolMessageSize, mempoolReactor, txHash, type MempoolTx
-} from '../../lib/reactors/mempool.js'
+import { DEFAULT_MAX_TX_BYTES } from '../../lib/reactors/defaults.js'
+import { MEMPOOL_CHANNEL_DESCRIPTOR, mempoolMessageSize, mempoolReactor, txHash, type MempoolTx } from '../../lib/reactors/mempool.js'
 import { actions, type Action, type StopPeerAction } from '../../lib/switch/actions.js'
 import { envelope, fakePeer, runReactor } from '../../lib/testing/reactor.js'
 import { CONSENSUS_STATE_CHANNEL, encodeNewRoundStep, type NewRoundStep } from '../../lib/wire/consensus.js'
