@@ -1,19 +1,20 @@
 /**
  * An in-memory network of real Switches in virtual time: the whole stack (SecretConnection, NodeInfo,
  * MConnection, Switch, reactors) over {@link MemoryNetwork}, with every timer on one
- * `VirtualTimeScheduler`, so a test of many nodes runs in milliseconds of real time whatever the virtual
- * time it covers.
+ * {@link SimulationScheduler} (the heap-ordered virtual clock that {@link Simulation} runs on too), so a test of
+ * many nodes runs in milliseconds of real time whatever the virtual time it covers.
  *
  * @module
  */
 import { sha256 } from '@noble/hashes/sha2.js'
-import { asyncScheduler, EMPTY, VirtualTimeScheduler } from 'rxjs'
+import { asyncScheduler, EMPTY } from 'rxjs'
 import { NodeKey } from '../crypto/node-key.js'
 import { MemoryNetwork } from '../transport/memory.js'
 import type { NetAddress } from '../transport/net-address.js'
 import type { Peer } from '../switch/peer.js'
 import type { Reactor } from '../switch/reactor.js'
 import { Switch, type SwitchInit } from '../switch/switch.js'
+import { SimulationScheduler, type Simulation } from './simulation.js'
 
 /** Options of {@link TestNetwork.create}. */
 export interface TestNetworkInit {
@@ -31,8 +32,8 @@ export interface TestNetworkInit {
   network?: string
   /** Node keys are derived from this seed and the node's index, so IDs are stable across runs. @default 'rx-p2p' */
   seed?: string
-  /** The virtual clock. @default a new VirtualTimeScheduler */
-  scheduler?: VirtualTimeScheduler
+  /** The virtual clock (shared with other code that runs on it). @default a new SimulationScheduler starting at 0 */
+  scheduler?: SimulationScheduler
   /**
    * Lets pending Promise jobs run between two virtual instants (the handshakes are async functions). Must
    * wait for a macrotask. @default a zero-delay task on RxJS's asyncScheduler (real time)
@@ -69,12 +70,12 @@ export class TestNetwork {
   /** The Switches, by index. */
   readonly switches: readonly Switch[]
   /** The virtual clock every timer runs on. */
-  readonly scheduler: VirtualTimeScheduler
+  readonly scheduler: SimulationScheduler
   /** The in-memory network the nodes share. */
   readonly memory: MemoryNetwork
   readonly #yield: () => Promise<void>
 
-  private constructor (switches: Switch[], scheduler: VirtualTimeScheduler, memory: MemoryNetwork, yieldFn: () => Promise<void>) {
+  private constructor (switches: Switch[], scheduler: SimulationScheduler, memory: MemoryNetwork, yieldFn: () => Promise<void>) {
     this.switches = switches
     this.scheduler = scheduler
     this.memory = memory
@@ -83,7 +84,7 @@ export class TestNetwork {
 
   /** Builds the nodes and starts them (listening, no connections yet). */
   static async create (init: TestNetworkInit): Promise<TestNetwork> {
-    const scheduler = init.scheduler ?? new VirtualTimeScheduler()
+    const scheduler = init.scheduler ?? new SimulationScheduler(0)
     const memory = new MemoryNetwork({ scheduler, latencyMs: init.latencyMs ?? 1, bandwidth: init.bandwidth ?? 0 })
     const seed = init.seed ?? 'rx-p2p'
     const switches: Switch[] = []
@@ -154,9 +155,9 @@ export class TestNetwork {
 
   /** Runs the virtual clock `ms` forward, executing every timer due on the way. */
   async advance (ms: number): Promise<void> {
-    const target = this.scheduler.frame + ms
+    const target = this.scheduler.now() + ms
     await this.#drive(() => false, target)
-    if (this.scheduler.frame < target) this.scheduler.frame = target
+    this.scheduler.setTime(target)
   }
 
   /**
@@ -164,7 +165,7 @@ export class TestNetwork {
    * still does not hold after `timeoutMs` of virtual time.
    */
   async until (condition: () => boolean, options: { timeoutMs?: number } = {}): Promise<void> {
-    const limit = this.scheduler.frame + (options.timeoutMs ?? 60_000)
+    const limit = this.scheduler.now() + (options.timeoutMs ?? 60_000)
     await this.#drive(condition, limit)
     if (!condition()) throw new RangeError(`condition still false after ${options.timeoutMs ?? 60_000} virtual ms`)
   }
@@ -174,7 +175,7 @@ export class TestNetwork {
     let done = false
     const watched = promise.finally(() => { done = true })
     watched.catch(() => {})
-    const limit = this.scheduler.frame + (options.timeoutMs ?? 600_000)
+    const limit = this.scheduler.now() + (options.timeoutMs ?? 600_000)
     await this.#drive(() => done, limit)
     if (!done) throw new RangeError(`promise still pending after ${options.timeoutMs ?? 600_000} virtual ms`)
     return await watched
@@ -185,23 +186,25 @@ export class TestNetwork {
     await this.settle(Promise.all(this.switches.map(async (sw) => { await sw.stop() })))
   }
 
-  /** Executes the instants up to `limit`, one at a time, yielding to Promise jobs before each, until `done()`. */
+  /**
+   * Executes the instants up to `limit`, one at a time, yielding to Promise jobs before each, until `done()`.
+   * The clock's own {@link SimulationScheduler.runNext} executes each instant, as in a {@link Simulation}.
+   */
   async #drive (done: () => boolean, limit: number): Promise<void> {
     const scheduler = this.scheduler
     let idle = 0
     for (;;) {
       await this.#yield()
       if (done()) return
-      const next = scheduler.actions[0]
+      const next = scheduler.nextTime()
       if (next === undefined) {
         // Nothing scheduled: Promise jobs may still be running (real I/O); give them a few turns.
         if (++idle > 20) return
         continue
       }
       idle = 0
-      if (next.delay > limit) return
-      scheduler.maxFrames = next.delay
-      scheduler.flush()
+      if (next > limit) return
+      scheduler.runNext(limit)
     }
   }
 }

@@ -5,6 +5,7 @@ import { jsonCodec, withCodec } from '../../lib/switch/codec.js'
 import { mapToActions } from '../../lib/switch/map-to-actions.js'
 import type { Reactor } from '../../lib/switch/reactor.js'
 import { TestNetwork } from '../../lib/testing/network.js'
+import { SimulationScheduler } from '../../lib/testing/simulation.js'
 
 const GOSSIP = 0x90
 
@@ -98,6 +99,24 @@ describe('testing/TestNetwork', function () {
       const before = net.now()
       await net.advance(1234)
       expect(net.now()).to.equal(before + 1234)
+    } finally {
+      await net.stop()
+    }
+  })
+
+  it('runs on the simulation\'s clock: a SimulationScheduler handed in carries every node\'s timers, and advance() moves it', async () => {
+    const clock = new SimulationScheduler(1_000_000)
+    const net = await TestNetwork.create({ size: 2, scheduler: clock })
+    try {
+      expect(net.scheduler).to.equal(clock)
+      expect((await TestNetwork.create({ size: 0 })).scheduler).to.be.instanceOf(SimulationScheduler)
+      const before = clock.executed
+      await net.connect(0, 1)
+      expect(clock.executed).to.be.above(before)
+      expect(clock.pending).to.be.above(0) // pings, flushes: the nodes' timers wait on this clock
+      await net.advance(10_000)
+      expect(clock.now()).to.equal(net.now())
+      expect(net.now()).to.be.at.least(1_010_000)
     } finally {
       await net.stop()
     }
