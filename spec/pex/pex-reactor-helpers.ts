@@ -3,7 +3,14 @@
  * (seeded randomness and the clock's start come from `support.ts`).
  */
 import { createHash } from 'node:crypto'
-import { Subject, VirtualTimeScheduler, type Observable } from 'rxjs'
+import { Subject, VirtualTimeScheduler, type Observable, type SchedulerLike } from 'rxjs'
+import { DialBackoff } from '../../lib/pex/dial-backoff.js'
+import { DEFAULT_BAN_TIME_MS } from '../../lib/pex/params.js'
+import {
+  DEFAULT_CRAWL_PEER_PERIOD_MS, DEFAULT_ENSURE_PEERS_PERIOD_MS, DEFAULT_MAX_ATTEMPTS_TO_DIAL, DEFAULT_MAX_CONCURRENT_CRAWL_DIALS,
+  DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS, DEFAULT_RECRAWL_ANSWERED_AFTER_MS, DEFAULT_SEED_DISCONNECT_WAIT_PERIOD_MS
+} from '../../lib/pex/pex-defaults.js'
+import { PexState, type PexConfig } from '../../lib/pex/pex-state.js'
 import { AddrBook, type AddrBookInit } from '../../lib/pex/addr-book.js'
 import type { LearnedAddress, PexEvent, PexReactor } from '../../lib/pex/pex-reactor.js'
 import type { Action } from '../../lib/switch/actions.js'
@@ -137,4 +144,37 @@ export function drive (pex: PexReactor, scheduler: VirtualTimeScheduler, options
 /** The described actions, `t: description`. */
 export function timeline (r: Recorded): string[] {
   return r.actions.map(({ t, action }) => `${t}: ${describe(action)}`)
+}
+
+/**
+ * A {@link PexState} over `book` for the section specs: CometBFT's defaults unless told, seeded randomness,
+ * marking good left off (`Infinity`).
+ */
+export function sectionState (book: AddrBook, config: Partial<PexConfig> = {}): PexState {
+  const full: PexConfig = {
+    random: seededRandom(1),
+    seedMode: false,
+    seeds: [],
+    ensurePeersPeriodMs: DEFAULT_ENSURE_PEERS_PERIOD_MS,
+    banTimeMs: DEFAULT_BAN_TIME_MS,
+    markGoodAfterMs: Infinity,
+    askWhenAtTarget: true,
+    isPersistent: () => false,
+    crawlPeerPeriodMs: DEFAULT_CRAWL_PEER_PERIOD_MS,
+    minTimeBetweenCrawlsMs: DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS,
+    recrawlAnsweredAfterMs: DEFAULT_RECRAWL_ANSWERED_AFTER_MS,
+    maxConcurrentCrawlDials: DEFAULT_MAX_CONCURRENT_CRAWL_DIALS,
+    seedDisconnectWaitPeriodMs: DEFAULT_SEED_DISCONNECT_WAIT_PERIOD_MS,
+    ...config
+  }
+  const backoff = new DialBackoff({ random: full.random, maxAttempts: DEFAULT_MAX_ATTEMPTS_TO_DIAL, persistentMaxDialPeriodMs: 0 })
+  return new PexState(full, backoff, book, () => book)
+}
+
+/** A book on `scheduler` (a TestScheduler), non-strict, seeded, already started. */
+export async function sectionBook (scheduler: SchedulerLike, addrs: readonly NetAddress[] = []): Promise<AddrBook> {
+  const book = new AddrBook({ addrBookStrict: false, random: seededRandom(7), scheduler, key: '00112233445566778899aabb' })
+  await book.start()
+  for (const a of addrs) book.addAddress(a, addr(999))
+  return book
 }
