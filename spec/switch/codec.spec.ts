@@ -5,6 +5,7 @@ import { actions, type Action } from '../../lib/switch/actions.js'
 import { jsonCodec, protobufCodec, utf8Codec, withCodec } from '../../lib/switch/codec.js'
 import { mapToActions } from '../../lib/switch/map-to-actions.js'
 import { DecodeError } from '../../lib/errors.js'
+import type { ReactorContext } from '../../lib/switch/reactor.js'
 import { envelope, fakePeer, runReactor } from '../../lib/testing/reactor.js'
 
 const CHAT = 0x80
@@ -72,6 +73,21 @@ describe('switch/codec', () => {
         a: actions.trySend(alice, CHAT, bytes('x!')),
         n: actions.trySend(alice, NUM, Uint8Array.of(42))
       })
+    })
+  })
+
+  it('withCodec subscribes the envelopes once for the pipeline and unsubscribes them with it', () => {
+    const alice = fakePeer('alice')
+    scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const envelopes$ = hot('-a-x-a-', { a: envelope(alice, CHAT, 'hi'), x: envelope(alice, CHAT, Uint8Array.of(0xff)) })
+      const run = withCodec(utf8Codec, (ctx) => ctx.envelopes$.pipe(mapToActions((env) => actions.trySend(env.from, CHAT, env.message))))
+      // the context alone, without runReactor's relay: withCodec's own subscription is what is seen
+      const ctx = { envelopes$ } as unknown as ReactorContext
+      expectObservable(run(ctx), '^----!').toBe('-a-s-', {
+        a: actions.trySend(alice, CHAT, bytes('hi')),
+        s: actions.stopPeer(alice, new DecodeError('invalid UTF-8'))
+      })
+      expectSubscriptions(envelopes$.subscriptions).toBe('^----!')
     })
   })
 })

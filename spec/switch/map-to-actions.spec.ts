@@ -74,4 +74,18 @@ describe('switch/mapToActions', () => {
       expectObservable(out$).toBe('--#', undefined, new Error('upstream'))
     })
   })
+
+  it('subscribes its source once, for as long as the result is subscribed or until the source ends', () => {
+    const alice = fakePeer('alice')
+    scheduler.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const done$ = cold('-a-|', { a: envelope(alice, CH, 'x') })
+      expectObservable(done$.pipe(mapToActions((env) => actions.stopPeer(env.from)))).toBe('-s-|', { s: actions.stopPeer(alice) })
+      expectSubscriptions(done$.subscriptions).toBe('^--!')
+      const live$ = hot('-a-a-a-', { a: envelope(alice, CH, 'x') })
+      expectObservable(live$.pipe(mapToActions(() => { throw new Error('no') })), '^--!').toBe('-s-', {
+        s: actions.stopPeer(alice, new ReactorError('reactor failed on a message: no'))
+      })
+      expectSubscriptions(live$.subscriptions).toBe('^--!')
+    })
+  })
 })

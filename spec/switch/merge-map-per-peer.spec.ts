@@ -96,4 +96,30 @@ describe('switch/mergeMapPerPeer', () => {
     expect(alice.holds).to.equal(0)
     expect(alice.holdCount).to.equal(1)
   })
+
+  it('unsubscribes the source and every inner handler with the result, and frees the holds of a queued peer', () => {
+    const alice = fakePeer('alice')
+    const bob = fakePeer('bob')
+    scheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const env$ = hot('-ab-c-', { a: envelope(alice, CH, 'a'), b: envelope(bob, CH, 'b'), c: envelope(alice, CH, 'c') })
+      const inner$ = cold<Action>('------(x|)', { x: actions.stopPeer(alice) })
+      expectObservable(env$.pipe(mergeMapPerPeer(() => inner$)), '^----!').toBe('------')
+      expectSubscriptions(env$.subscriptions).toBe('^----!')
+      // a and b start (one per peer); c waits behind a and never starts
+      expectSubscriptions(inner$.subscriptions).toBe(['-^---!', '--^--!'])
+    })
+    expect(alice.holds).to.equal(0)
+    expect(bob.holds).to.equal(0)
+  })
+
+  it('completes once the source has completed and the last handler is done; each handler is unsubscribed as it ends', () => {
+    const alice = fakePeer('alice')
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const env$ = cold('-a|', { a: envelope(alice, CH, 'a') })
+      const inner$ = cold('---(x|)', { x: actions.trySend(alice, CH, bytes('a')) })
+      expectObservable(env$.pipe(mergeMapPerPeer(() => inner$))).toBe('----(x|)', { x: actions.trySend(alice, CH, bytes('a')) })
+      expectSubscriptions(env$.subscriptions).toBe('^-!')
+      expectSubscriptions(inner$.subscriptions).toBe('-^--!')
+    })
+  })
 })

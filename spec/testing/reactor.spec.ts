@@ -92,4 +92,15 @@ describe('testing/runReactor', () => {
     alice.close(new Error('bye'))
     expect(alice.isRunning).to.equal(false)
   })
+
+  it('subscribes the inputs once per run of the reactor and unsubscribes them with its result', () => {
+    const alice = fakePeer('alice')
+    scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const envelopes$ = hot('-a---a-', { a: envelope(alice, ECHO, 'ping') })
+      const peerEvents$ = hot<PeerEvent>('--e----', { e: peerAdded(alice) })
+      expectObservable(runReactor(echo, { envelopes$, peerEvents$ }), '^---!').toBe('-a---', { a: actions.trySend(alice, ECHO, bytes('ping')) })
+      expectSubscriptions(envelopes$.subscriptions).toBe('^---!')
+      expectSubscriptions(peerEvents$.subscriptions).toBe('^---!')
+    })
+  })
 })
