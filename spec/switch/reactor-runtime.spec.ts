@@ -1,11 +1,13 @@
 import { expect } from 'chai'
 import { map, Subject, tap, type Observable } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
+import { NodeKey } from '../../lib/crypto/node-key.js'
 import { DecodeError, ReactorError } from '../../lib/errors.js'
 import { actions, type Action } from '../../lib/switch/actions.js'
 import { utf8Codec } from '../../lib/switch/codec.js'
 import type { PeerEvent } from '../../lib/switch/events.js'
 import { statefulReactor } from '../../lib/switch/reactor-runtime.js'
+import { Switch } from '../../lib/switch/switch.js'
 import { envelope, fakePeer, peerAdded, runReactor } from '../../lib/testing/reactor.js'
 
 const CH = 0x71
@@ -192,5 +194,33 @@ describe('switch/statefulReactor', () => {
       expectObservable(runReactor(reactor, { envelopes$: hot('-a', { a: envelope(alice, CH, 'x') }) }).pipe(map(show)), '^------!').toBe('--t--t-', { t: 'broadcast:tick' })
       expectSubscriptions(ticks$.subscriptions).toBe('^------!')
     })
+  })
+})
+
+describe('switch/Switch.stop and reactor stops', () => {
+  it('awaits each reactor\'s stop(), and rejects with the first failure once everything is stopped', async () => {
+    const order: string[] = []
+    let release!: () => void
+    const slow = statefulReactor({
+      name: 'slow',
+      channels: [{ id: 0x72, priority: 1 }],
+      state: undefined,
+      stop: async () => { await new Promise<void>((resolve) => { release = resolve }); order.push('slow saved') }
+    })
+    const broken = statefulReactor({ name: 'broken', channels: [{ id: 0x73, priority: 1 }], state: undefined, stop: async () => { throw new Error('disk full') } })
+    const sw = new Switch({ nodeKey: NodeKey.generate(), reactors: [slow, broken] })
+    await sw.start()
+    expect(slow.isRunning).to.equal(true)
+    let completed = false
+    sw.peerEvents$.subscribe({ complete: () => { completed = true } })
+    const stopping = sw.stop().then(() => 'resolved', (err: unknown) => (err as Error).message)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(order, 'still saving').to.deep.equal([])
+    expect(completed).to.equal(false)
+    release()
+    expect(await stopping).to.equal('disk full')
+    expect(order).to.deep.equal(['slow saved'])
+    expect(completed).to.equal(true)
+    expect(slow.isRunning).to.equal(false)
   })
 })
