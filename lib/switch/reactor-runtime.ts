@@ -42,9 +42,10 @@ export interface ReactorScope<S, M = Uint8Array> {
    */
   schedule (fn: () => void, delayMs: number, periodMs?: number): Subscription
   /**
-   * Runs `fn` under the error rule and emits what it queued: a throw stops `peer` (with {@link asPeerError}'s
-   * reason, after the actions queued before the throw) when there is one, and fails the run otherwise (the
-   * Switch reports it and subscribes again). For work that resumes later (a Promise settling).
+   * Runs `fn` under the error rule and emits what it queued. A throw stops `peer` when there is one (after
+   * the actions queued before the throw; a `P2PError` is the reason as it is, anything else is wrapped in a
+   * `ReactorError`), and fails the run otherwise (the Switch reports it and subscribes again). For work that
+   * resumes later (a Promise settling).
    */
   handle (fn: () => void, peer?: Peer): void
   /** Fails the run with `err` (the Switch reports it and subscribes again). */
