@@ -19,7 +19,7 @@
  * | 7     | `pex/`, `reactors/`, `crawler/`   | protocols and tools on the Switch (side by side: one level)    |
  * | 8     | `testing/`                        | marble helpers, networks in memory, simulation, compliance     |
  * | 9     | `cli/`                            | the rx-p2p command                                             |
- * | 10    | `index.ts`                        | the root barrel, which nothing in lib/ imports                 |
+ * | 10    | `index.ts`, `defaults.ts`         | the barrels of `rx-p2p` and `rx-p2p/defaults`, which nothing in lib/ imports |
  */
 import { expect } from 'chai'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -41,7 +41,8 @@ export const LAYERS: ReadonlyMap<string, number> = new Map([
   ['crawler', 7],
   ['testing', 8],
   ['cli', 9],
-  ['index.ts', 10]
+  ['index.ts', 10],
+  ['defaults.ts', 10]
 ])
 
 /** An import that breaks the staircase, or a file outside every layer. */

@@ -13,7 +13,8 @@
  * It prints what happens and exits by itself.
  */
 import { firstValueFrom } from 'rxjs'
-import { MConnection, type ChannelDescriptor, type DuplexConnection, TcpTransport } from '../../lib/index.js'
+import { type ChannelDescriptor, type DuplexConnection, TcpTransport } from '../../lib/index.js'
+import { MConnection } from '../../lib/conn/index.js'
 
 const CONSENSUS = 0x20
 const MEMPOOL = 0x30

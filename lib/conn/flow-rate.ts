@@ -12,7 +12,7 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs'
 import { FLOW_CLOCK_RATE_MS, FLOW_MIN_WAIT_MS, FLOW_SAMPLE_RATE_MS, FLOW_WINDOW_MS } from './defaults.js'
 
-/** A snapshot of a {@link FlowMonitor}; rates in bytes per second, times in milliseconds. */
+/** A snapshot of a `FlowMonitor`; rates in bytes per second, times in milliseconds. */
 export interface FlowStatus {
   /** Transfer start time (scheduler time, ms). */
   start: number
@@ -32,7 +32,7 @@ export interface FlowStatus {
   duration: number
   /** Time since the last transfer of at least one byte. */
   idle: number
-  /** False after {@link FlowMonitor.done}. */
+  /** False after `FlowMonitor.done()`. */
   active: boolean
 }
 

@@ -54,15 +54,15 @@ export interface SecretConnectionInit {
 
 /**
  * An authenticated, encrypted {@link DuplexConnection} over another one. Create it with
- * {@link makeSecretConnection} (or {@link upgradeConnection}, which adds the NodeInfo exchange).
+ * {@link makeSecretConnection} (or {@link rx-p2p!upgradeConnection}, which adds the NodeInfo exchange).
  *
  * - Each `write` is cut into frames of up to 1024 bytes, all sealed into one buffer and handed to the
  *   underlying connection in **one** write; its `false` / `drain$` pass straight through.
  * - Each received chunk is opened frame by frame in a tight loop and emitted as **one** chunk of plaintext;
  *   `pause` / `resume` pause and resume the underlying connection.
- * - A frame that does not authenticate closes the connection with {@link DecryptionError}; a frame length
+ * - A frame that does not authenticate closes the connection with {@link rx-p2p!DecryptionError}; a frame length
  *   over 1024 with {@link DecodeError}; an EOF inside a frame with {@link TruncatedFrameError}; a nonce
- *   counter at 2^64 - 1 with {@link NonceOverflowError}.
+ *   counter at 2^64 - 1 with {@link rx-p2p!NonceOverflowError}.
  *
  * @example
  * ```ts
@@ -360,8 +360,8 @@ function decodeEphemeralKey (msg: Uint8Array): Uint8Array {
 /**
  * Runs CometBFT's SecretConnection handshake over `conn` and resolves with the authenticated, encrypted
  * connection. On any failure the promise rejects with a typed error and `conn` is destroyed:
- * {@link HandshakeError} (malformed messages), {@link LowOrderPointError}, {@link UnsupportedKeyTypeError},
- * {@link ChallengeVerificationError}, {@link DecryptionError}, {@link TimeoutError} (3 s by default, on the
+ * {@link HandshakeError} (malformed messages), {@link rx-p2p!LowOrderPointError}, {@link UnsupportedKeyTypeError},
+ * {@link ChallengeVerificationError}, {@link rx-p2p!DecryptionError}, {@link TimeoutError} (3 s by default, on the
  * scheduler), {@link AbortError}, or the transport's error.
  *
  * @example

@@ -1,17 +1,13 @@
 /**
  * The crawler: a tool on the Switch and PEX that maps a CometBFT network (`rx-p2p crawl`). It walks the network
  * from its seeds, reads each node's NodeInfo with the upgrade's own steps, and gives back a plain-JSON report.
+ * The defaults are in `rx-p2p/defaults`.
  *
  * @module
  */
-export {
-  DEFAULT_CRAWL_CONCURRENCY, DEFAULT_CRAWL_DIAL_TIMEOUT_MS, DEFAULT_CRAWL_MAX_ADDRESSES_PER_NODE, DEFAULT_CRAWL_PEX_TIMEOUT_MS,
-  DEFAULT_CRAWLER_MONIKER
-} from './defaults.js'
 export { Crawler, type CrawlInit, type CrawlStats } from './crawler.js'
 export { crawl } from './crawl.js'
 export type { CrawlEvent } from './events.js'
-export { crawlerNodeInfo, probeNode, type CrawlerNodeInfoInit, type ProbeInit } from './probe.js'
 export {
   CRAWL_REPORT_FORMAT, describeCrawlError, type CrawlEdge, type CrawlError, type CrawlerIdentity, type CrawlNode,
   type CrawlNodeStatus, type CrawlPexOutcome, type CrawlProtocolVersion, type CrawlReport, type CrawlSkipReason,

@@ -73,7 +73,7 @@ export class TokenBucket {
   }
 }
 
-/** Options of {@link HandshakeRateLimiter}. */
+/** Options of `HandshakeRateLimiter`. */
 export interface HandshakeRateLimiterInit {
   /** Handshakes one IP may start in a burst. @default 10 */
   burstPerIp?: number

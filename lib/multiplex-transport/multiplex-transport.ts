@@ -67,11 +67,11 @@ export interface MultiplexTransportInit {
    * IDs to its listener's limit). @default () => 0
    */
   extraInboundConnections?: () => number
-  /** Inbound connections in their handshakes at once; a newcomer evicts one past it (see {@link PendingHandshakes}). @default 32 */
+  /** Inbound connections in their handshakes at once; a newcomer evicts one past it (see `PendingHandshakes`). @default 32 */
   maxPendingHandshakes?: number
   /** Inbound connections in their handshakes at once from one remote IP. @default 4 */
   maxPendingHandshakesPerIp?: number
-  /** The handshake CPU limit (see {@link HandshakeRateLimiter}). @default 10 then 2/s per IP; 100 then 50/s in total */
+  /** The handshake CPU limit (see `HandshakeRateLimiter`). @default 10 then 2/s per IP; 100 then 50/s in total */
   handshakeRate?: Omit<HandshakeRateLimiterInit, 'scheduler'>
   /** Filters by remote IP, asked before every other check (see {@link ConnFilter}). @default [] */
   connFilters?: readonly ConnFilter[]

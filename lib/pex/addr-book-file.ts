@@ -483,7 +483,7 @@ export interface AddrBookFileInit {
 }
 
 /**
- * `addrbook.json` on disk: read in CometBFT's format, written in it atomically ({@link writeFileAtomic}).
+ * `addrbook.json` on disk: read in CometBFT's format, written in it atomically (`writeFileAtomic`).
  *
  * A file that does not decode is never silently replaced: it is renamed to
  * `<path>.corrupt-<UTC time>` and {@link AddrBookFile.load} rejects with an {@link AddrBookCorruptError}
@@ -510,7 +510,7 @@ export class AddrBookFile implements AddrBookStore {
    * Reads the file; `undefined` when there is none. Temporary files that an interrupted save left beside
    * it are removed.
    *
-   * The entries are decoded in slices ({@link decodeAddrBookJsonInSlices}); once `signal` aborts, the load
+   * The entries are decoded in slices (`decodeAddrBookJsonInSlices`); once `signal` aborts, the load
    * stops between two slices and rejects with the signal's reason, leaving the file as it is.
    *
    * @throws {AddrBookTooLargeError} the file is over `maxFileBytes`; it has been moved to `movedTo`, unread

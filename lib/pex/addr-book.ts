@@ -54,7 +54,7 @@ export interface AddrBookLimits {
   /**
    * The largest `addrbook.json` that {@link AddrBook.start} reads (with `filePath`); a larger one is set aside
    * unread (`AddrBookTooLargeError`).
-   * @default 33554432 (32 MiB, {@link DEFAULT_MAX_ADDR_BOOK_FILE_BYTES})
+   * @default 33554432 (32 MiB, {@link rx-p2p/defaults!DEFAULT_MAX_ADDR_BOOK_FILE_BYTES | DEFAULT_MAX_ADDR_BOOK_FILE_BYTES})
    */
   maxFileBytes?: number
 }
@@ -521,7 +521,7 @@ export class AddrBook {
   }
 
   /**
-   * Bans the address (by ID) for `banDurationMs` (CometBFT bans for 24 h, {@link DEFAULT_BAN_TIME_MS}): it
+   * Bans the address (by ID) for `banDurationMs` (CometBFT bans for 24 h, {@link rx-p2p/defaults!DEFAULT_BAN_TIME_MS}): it
    * leaves the buckets and is refused by {@link AddrBook.addAddress} until {@link AddrBook.reinstateBadPeers}
    * brings it back after the ban. Only an address in the book can be banned.
    */

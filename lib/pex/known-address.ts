@@ -48,7 +48,7 @@ export function durationFromMs (ms: number): bigint {
 const MINUTE = 60n * 1000n * NS_PER_MS
 const DAY = 24n * 60n * MINUTE
 
-/** A read-only view of a {@link KnownAddress}, as the book hands it out. */
+/** A read-only view of a known address, as the book hands it out. */
 export interface KnownAddressInfo {
   /** The address. */
   readonly addr: NetAddress

@@ -27,7 +27,7 @@ export const OLD_BUCKETS_PER_GROUP = 4
 /** New buckets one address may be in at once. */
 export const MAX_NEW_BUCKETS_PER_ADDRESS = 4
 
-/** Below this many addresses the book asks for more ({@link AddrBook.needMoreAddrs}). */
+/** Below this many addresses the book asks for more ({@link rx-p2p!AddrBook.needMoreAddrs}). */
 export const NEED_ADDRESS_THRESHOLD = 1000
 
 /** How often the book is saved to its file: 2 minutes. */
@@ -45,13 +45,13 @@ export const MAX_FAILURES = 10
 /** See {@link MAX_FAILURES}. */
 export const MIN_BAD_DAYS = 7
 
-/** Percentage of the book that {@link AddrBook.getSelection} returns. */
+/** Percentage of the book that {@link rx-p2p!AddrBook.getSelection} returns. */
 export const GET_SELECTION_PERCENT = 23
 
-/** The least {@link AddrBook.getSelection} returns (when the book has that many). */
+/** The least {@link rx-p2p!AddrBook.getSelection} returns (when the book has that many). */
 export const MIN_GET_SELECTION = 32
 
-/** The most {@link AddrBook.getSelection} returns; equals the PEX message limit of 250 addresses. */
+/** The most {@link rx-p2p!AddrBook.getSelection} returns; equals the PEX message limit of 250 addresses. */
 export const MAX_GET_SELECTION = 250
 
 /** How long a PEX rule breaker is banned (CometBFT's `defaultBanTime`): 24 hours. */

@@ -87,7 +87,7 @@ export interface HeightMirrorReactor extends StatefulReactor {
 
 /**
  * A reactor on the consensus state channel (`0x20`) that mirrors each peer's `NewRoundStep` back to it (see
- * {@link mirrorHeights}), so that CometBFT nodes treat us as caught up and gossip their mempool to us. Use it
+ * `mirrorHeights`), so that CometBFT nodes treat us as caught up and gossip their mempool to us. Use it
  * beside a reactor on `0x30`; {@link mempoolReactor} includes it by default. One reactor object per Switch.
  *
  * @example

@@ -103,7 +103,7 @@ export interface MempoolReactor extends StatefulReactor<Uint8Array> {
 }
 
 /**
- * A mempool reactor on `0x30`, by default with height mirroring on `0x20` (see {@link mirrorHeights}):
+ * A mempool reactor on `0x30`, by default with height mirroring on `0x20` (see `mirrorHeights`):
  * transactions gossiped by peers come out of {@link MempoolReactor.txs$}; {@link MempoolReactor.broadcastTx}
  * sends one to every peer. It keeps no mempool and relays nothing: it listens and submits.
  *

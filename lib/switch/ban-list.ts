@@ -24,7 +24,7 @@ export type BanScope = 'all' | 'dial'
 /** What can be banned: a peer or node ID (its ID), an address (its ID, or its IP when it has no ID), an IP. */
 export type BanTarget = Peer | NodeId | NetAddress | string
 
-/** One ban, as {@link BanList.list} gives it. */
+/** One ban, as {@link rx-p2p!Switch.bans} lists them. */
 export interface BanEntry {
   /** `'id'` for a node ID, `'ip'` for an IP. */
   readonly kind: 'id' | 'ip'

@@ -1,12 +1,13 @@
 /**
- * The Switch, peers and reactors.
+ * The Switch, peers and reactors: the Switch's options and events, the reactor contract and runtime, actions,
+ * operators and codecs. The defaults are in `rx-p2p/defaults`.
  *
  * @module
  */
 export { Switch, type SwitchInit, type DialOptions, type BroadcastResult, type BroadcastOptions, type AdmissionStats } from './switch.js'
-export { BanList, type BanListInit, type BanEntry, type BanScope, type BanTarget } from './ban-list.js'
+export type { BanEntry, BanScope, BanTarget } from './ban-list.js'
 export type { Peer, PeerSendOptions } from './peer.js'
-export { PeerSet, type ReadonlyPeerSet, type PeerCounts } from './peer-set.js'
+export type { ReadonlyPeerSet, PeerCounts } from './peer-set.js'
 export type { Reactor, ReactorContext, ReactorRun, ReactorFailure } from './reactor.js'
 export { statefulReactor, type StatefulReactor, type StatefulReactorInit, type ReactorScope } from './reactor-runtime.js'
 export type { Envelope } from './envelope.js'
@@ -18,11 +19,5 @@ export { mapToActions, type ActionsResult } from './map-to-actions.js'
 export { mergeMapPerPeer, type MergeMapPerPeerInit } from './merge-map-per-peer.js'
 export { ofEventType } from './of-event-type.js'
 export { withCodec, utf8Codec, jsonCodec, protobufCodec, type Codec, type ChannelCodecs } from './codec.js'
-export { reconnect, reconnectDelays, type ReconnectInit, type ReconnectEvent } from './reconnect.js'
-export { runPeerFilters, admitPeer, type PeerFilter, type PeerFilterInit, type AdmissionLimits } from './filters.js'
-export {
-  DEFAULT_MAX_INBOUND_PEERS, DEFAULT_MAX_OUTBOUND_PEERS, DEFAULT_FILTER_TIMEOUT_MS, DEFAULT_STOP_FLUSH_TIMEOUT_MS,
-  DEFAULT_REACTOR_RESTART_DELAY_MS, RECONNECT_ATTEMPTS, RECONNECT_INTERVAL_MS, RECONNECT_BACKOFF_ATTEMPTS, RECONNECT_BACKOFF_BASE_SECONDS,
-  DIAL_RANDOMIZER_INTERVAL_MS
-} from './defaults.js'
-export { DEFAULT_MAX_BANS } from './defaults.js'
+export type { ReconnectInit } from './reconnect.js'
+export type { PeerFilter } from './filters.js'

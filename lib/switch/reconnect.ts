@@ -12,7 +12,7 @@ import {
   RECONNECT_INTERVAL_MS
 } from './defaults.js'
 
-/** Options of {@link reconnect} and {@link reconnectDelays}. The defaults are CometBFT's constants. */
+/** Options of the redial schedule of persistent peers ({@link rx-p2p!SwitchInit.reconnect}). The defaults are CometBFT's constants. */
 export interface ReconnectInit {
   /** Phase 1 attempts, each followed by a fixed pause. @default 20 */
   attempts?: number

@@ -29,7 +29,6 @@ import {
 } from '../errors.js'
 import type { HandshakeRateLimiterInit } from '../multiplex-transport/handshake-rate.js'
 import { MultiplexTransport, type AcceptEvent, type ConnFilter, type PeerConnection } from '../multiplex-transport/multiplex-transport.js'
-import type { PendingHandshakes } from '../multiplex-transport/pending-handshakes.js'
 import type { HostPort } from '../transport/duplex.js'
 import { type NodeId, parseNodeId } from '../crypto/node-id.js'
 import { NetAddress } from '../transport/net-address.js'
@@ -103,14 +102,14 @@ export interface SwitchInit {
   /**
    * Inbound connections in their handshakes at once (accepted, not yet peers). They are not counted against
    * `maxInboundPeers`; when the set is full, a newcomer evicts the oldest one that has sent nothing (see
-   * {@link PendingHandshakes}). Beyond CometBFT. @default 32
+   * `PendingHandshakes`). Beyond CometBFT. @default 32
    */
   maxPendingHandshakes?: number
   /** Inbound connections in their handshakes at once from one remote IP; more are closed at accept. @default 4 */
   maxPendingHandshakesPerIp?: number
   /**
    * The handshake CPU limit: a token bucket per remote IP taken at accept, and a node-wide one taken before
-   * each X25519 agreement (see {@link HandshakeRateLimiter}). Beyond CometBFT.
+   * each X25519 agreement (see `HandshakeRateLimiter`). Beyond CometBFT.
    * @default 10 handshakes then 2/s per IP; 100 then 50/s in total
    */
   handshakeRate?: Omit<HandshakeRateLimiterInit, 'scheduler'>

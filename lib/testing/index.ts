@@ -3,7 +3,7 @@
  * networks in virtual time, marble helpers for reactors, and the compliance suites an implementation of an
  * interface runs (they take the runner's `describe`/`it`, and load no test framework themselves).
  *
- * @packageDocumentation
+ * @module rx-p2p/testing
  */
 export { memoryPair, MemoryNetwork, type MemoryPairInit, type MemoryNetworkInit } from '../transport/memory.js'
 export {
