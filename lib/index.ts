@@ -68,7 +68,7 @@ export {
   type AddAddressResult, AddrBook, type AddrBookData, type AddrBookEvent, AddrBookFile, type AddrBookFileInit,
   type AddrBookInit, type AddrBookLimits, type AddrBookLoadOptions, type AddrBookRejection, type AddrBookStore,
   BUCKET_TYPE_NEW, BUCKET_TYPE_OLD, type BucketType, type GoTime, type KnownAddressInfo, type LearnedAddress,
-  PEX_CHANNEL, type PexDialPurpose, type PexEvent, pexReactor, type PexReactor, type PexReactorInit,
+  PEX_CHANNEL_DESCRIPTOR, type PexDialPurpose, type PexEvent, pexReactor, type PexReactor, type PexReactorInit,
   timeToMs, ZERO_TIME
 } from './pex/index.js'
 // Ready-made reactors: mempool and height mirroring

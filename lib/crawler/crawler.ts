@@ -20,7 +20,7 @@ import { NetAddress } from '../transport/net-address.js'
 import type { Transport } from '../transport/transport.js'
 import { TcpTransport } from '../transport/tcp.js'
 import type { NodeInfo } from '../wire/node-info.js'
-import { PEX_CHANNEL_ID } from '../wire/pex.js'
+import { PEX_CHANNEL } from '../wire/pex.js'
 import { buildCrawlReport } from './build-report.js'
 import {
   DEFAULT_CRAWL_CONCURRENCY, DEFAULT_CRAWL_DIAL_TIMEOUT_MS, DEFAULT_CRAWL_MAX_ADDRESSES_PER_NODE, DEFAULT_CRAWL_PEX_TIMEOUT_MS,
@@ -506,7 +506,7 @@ export class Crawler {
     rec.nodeInfo = peer.nodeInfo
     rec.error = undefined
     this.#events.next({ type: 'reached', address: peer.socketAddr, nodeInfo: peer.nodeInfo })
-    if (!peer.hasChannel(PEX_CHANNEL_ID)) {
+    if (!peer.hasChannel(PEX_CHANNEL)) {
       this.#hangUp(rec, new P2PError('the node does not advertise the PEX channel (0x00)'))
       return
     }

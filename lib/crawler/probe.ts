@@ -13,7 +13,7 @@ import type { DuplexConnection } from '../transport/duplex.js'
 import type { NetAddress } from '../transport/net-address.js'
 import type { Transport } from '../transport/transport.js'
 import { defaultNodeInfo, type NodeInfo } from '../wire/node-info.js'
-import { PEX_CHANNEL_ID } from '../wire/pex.js'
+import { PEX_CHANNEL } from '../wire/pex.js'
 import { DEFAULT_CRAWL_DIAL_TIMEOUT_MS } from './defaults.js'
 
 /** Options of {@link probeNode}. */
@@ -55,7 +55,7 @@ export function crawlerNodeInfo (init: CrawlerNodeInfoInit): NodeInfo {
     id: init.nodeKey.id,
     network: init.network,
     version: init.version,
-    channels: Uint8Array.of(PEX_CHANNEL_ID),
+    channels: Uint8Array.of(PEX_CHANNEL),
     moniker: init.moniker
   })
 }

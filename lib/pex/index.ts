@@ -13,5 +13,5 @@ export {
   AddrBookFile, type AddrBookData, type AddrBookFileInit, type AddrBookLoadOptions, type AddrBookStore
 } from './addr-book-file.js'
 export {
-  PEX_CHANNEL, pexReactor, type LearnedAddress, type PexDialPurpose, type PexEvent, type PexReactor, type PexReactorInit
+  PEX_CHANNEL_DESCRIPTOR, pexReactor, type LearnedAddress, type PexDialPurpose, type PexEvent, type PexReactor, type PexReactorInit
 } from './pex-reactor.js'

@@ -12,7 +12,7 @@ import { asPeerError } from '../switch/map-to-actions.js'
 import type { Peer } from '../switch/peer.js'
 import { NetAddress } from '../transport/net-address.js'
 import { nodeInfoAddress } from '../wire/node-info.js'
-import { MAX_PEX_ADDRESSES, PEX_CHANNEL_ID, decodePexMessage, encodePexAddrs, encodePexRequest, type PexMessage } from '../wire/pex.js'
+import { MAX_PEX_ADDRESSES, PEX_CHANNEL, decodePexMessage, encodePexAddrs, encodePexRequest, type PexMessage } from '../wire/pex.js'
 import type { PexScope } from './pex-state.js'
 
 const REQUEST_BYTES = encodePexRequest()
@@ -155,16 +155,16 @@ export function sendAddrs (scope: PexScope, peer: Peer, selection: readonly NetA
     if (a.id === ourId || !a.isValid() || (strict && !a.isRoutable())) continue
     addrs.push(a)
   }
-  scope.emit(actions.send(peer, PEX_CHANNEL_ID, encodePexAddrs(addrs)))
+  scope.emit(actions.send(peer, PEX_CHANNEL, encodePexAddrs(addrs)))
   return addrs.length
 }
 
 /** CometBFT `RequestAddrs`: at most one request outstanding per peer, and only to a peer with the channel. */
 export function requestAddrs (scope: PexScope, peer: Peer): void {
   const { state } = scope
-  if (state.requestsSent.has(peer.id) || !peer.hasChannel(PEX_CHANNEL_ID)) return
+  if (state.requestsSent.has(peer.id) || !peer.hasChannel(PEX_CHANNEL)) return
   state.requestsSent.add(peer.id)
-  scope.emit(actions.send(peer, PEX_CHANNEL_ID, REQUEST_BYTES))
+  scope.emit(actions.send(peer, PEX_CHANNEL, REQUEST_BYTES))
   state.events.next({ type: 'request-sent', peer })
 }
 

@@ -14,7 +14,7 @@ import type { Reactor } from '../switch/reactor.js'
 import { statefulReactor } from '../switch/reactor-runtime.js'
 import { NetAddress } from '../transport/net-address.js'
 import { nodeInfoAddress } from '../wire/node-info.js'
-import { MAX_PEX_MESSAGE_SIZE, PEX_CHANNEL_ID } from '../wire/pex.js'
+import { MAX_PEX_MESSAGE_SIZE, PEX_CHANNEL } from '../wire/pex.js'
 import { AddrBook, type AddrBookLimits } from './addr-book.js'
 import { DialBackoff } from './dial-backoff.js'
 import { DEFAULT_BAN_TIME_MS } from './params.js'
@@ -36,8 +36,8 @@ export { observedAddress } from './pex-exchange.js'
 export type { LearnedAddress, PexDialPurpose, PexEvent } from './pex-state.js'
 
 /** The PEX channel descriptor: `0x00`, priority 1, send queue 10, messages up to 64000 bytes (CometBFT's). */
-export const PEX_CHANNEL: ChannelDescriptor = Object.freeze({
-  id: PEX_CHANNEL_ID,
+export const PEX_CHANNEL_DESCRIPTOR: ChannelDescriptor = Object.freeze({
+  id: PEX_CHANNEL,
   priority: PEX_CHANNEL_PRIORITY,
   sendQueueCapacity: PEX_SEND_QUEUE_CAPACITY,
   recvMessageCapacity: MAX_PEX_MESSAGE_SIZE
@@ -224,7 +224,7 @@ export function pexReactor (init: PexReactorInit = {}): PexReactor {
 
   const reactor = statefulReactor<PexState>({
     name: 'pex',
-    channels: [PEX_CHANNEL],
+    channels: [PEX_CHANNEL_DESCRIPTOR],
     state,
     start: (scope) => { start(scope) },
     envelope: (scope, env) => { onEnvelope(scope, env) },

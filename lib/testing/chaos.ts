@@ -5,7 +5,7 @@
  * @module
  */
 import { EMPTY, ignoreElements, interval, map, mergeMap, of, tap } from 'rxjs'
-import { PEX_CHANNEL } from '../pex/pex-reactor.js'
+import { PEX_CHANNEL_DESCRIPTOR } from '../pex/pex-reactor.js'
 import { actions } from '../switch/actions.js'
 import type { Reactor } from '../switch/reactor.js'
 import { NetAddress } from '../transport/net-address.js'
@@ -161,7 +161,7 @@ export function randomNodeId (random: () => number): string {
 export function poisonReactor (random: () => number, junkHost: (random: () => number) => string): Reactor {
   return {
     name: 'pex-poison',
-    channels: [PEX_CHANNEL],
+    channels: [PEX_CHANNEL_DESCRIPTOR],
     run: (ctx) => ctx.envelopes$.pipe(mergeMap((env) => {
       let msg
       try {
@@ -171,7 +171,7 @@ export function poisonReactor (random: () => number, junkHost: (random: () => nu
       }
       if (msg.type !== 'request') return EMPTY
       const addrs = Array.from({ length: MAX_PEX_ADDRESSES }, () => new NetAddress(randomNodeId(random), junkHost(random), 26656))
-      return of(actions.trySend(env.from, PEX_CHANNEL.id, encodePexAddrs(addrs)))
+      return of(actions.trySend(env.from, PEX_CHANNEL_DESCRIPTOR.id, encodePexAddrs(addrs)))
     }))
   }
 }

@@ -22,7 +22,7 @@ export {
   nodeInfoAddress, P2P_PROTOCOL_VERSION, validateNodeInfo
 } from './node-info.js'
 export {
-  decodePexMessage, encodePexAddrs, encodePexMessage, encodePexRequest, MAX_PEX_ADDRESSES, MAX_PEX_MESSAGE_SIZE, PEX_CHANNEL_ID,
+  decodePexMessage, encodePexAddrs, encodePexMessage, encodePexRequest, MAX_PEX_ADDRESSES, MAX_PEX_MESSAGE_SIZE, PEX_CHANNEL,
   type PexAddrsMessage, type PexMessage, type PexRequestMessage
 } from './pex.js'
 export {

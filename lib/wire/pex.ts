@@ -15,7 +15,7 @@ import { NetAddress, formatIp, parseIp } from '../transport/net-address.js'
 import { delimitedFieldSize, ProtoReader, ProtoWriter, utf8Size, varintFieldSize, WIRE_BYTES, WIRE_VARINT } from './proto.js'
 
 /** The PEX channel. */
-export const PEX_CHANNEL_ID = 0x00
+export const PEX_CHANNEL = 0x00
 
 /** The most addresses one `PexAddrs` may carry (CometBFT's `maxGetSelection`); the reactor enforces it. */
 export const MAX_PEX_ADDRESSES = 250

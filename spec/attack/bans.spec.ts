@@ -3,13 +3,13 @@
 // Switch holds the ban: the reconnect is refused right after the secret handshake names the peer, before any
 // NodeInfo, and a dial to the banned address is refused without connecting. Honest peers talk meanwhile.
 import { expect } from 'chai'
-import { PEX_CHANNEL_ID, encodePexAddrs } from '../../lib/wire/pex.js'
+import { PEX_CHANNEL, encodePexAddrs } from '../../lib/wire/pex.js'
 import { encodePacketFrame } from '../../lib/wire/packet.js'
 import { NetAddress } from '../../lib/transport/net-address.js'
 import { NodeKey } from '../../lib/crypto/node-key.js'
 import { attackerHandshake, BULK_CHANNEL, ECHO_CHANNEL, honestTraffic, LONG, sleep, startTarget, waitFor, type Target } from './support/harness.js'
 
-const CHANNELS = [ECHO_CHANNEL, BULK_CHANNEL, PEX_CHANNEL_ID]
+const CHANNELS = [ECHO_CHANNEL, BULK_CHANNEL, PEX_CHANNEL]
 
 /**
  * The attacker's handshake again with `nodeKey` from `ip`: `'refused'` when the target hung up before sending
@@ -42,7 +42,7 @@ describe('attack/bans: a peer banned by PEX stays out', function () {
     const a = await attackerHandshake(target, { nodeKey, sourceIp: '127.0.7.1', channels: CHANNELS })
     // an address list nobody asked for: a PEX violation (unsolicited-addrs), stopped and banned for 24 h
     const unsolicited = encodePexAddrs([NetAddress.parse(`${NodeKey.generate().id}@10.20.30.40:26656`)])
-    a.sc.write(encodePacketFrame({ type: 'msg', channelId: PEX_CHANNEL_ID, eof: true, data: unsolicited }))
+    a.sc.write(encodePacketFrame({ type: 'msg', channelId: PEX_CHANNEL, eof: true, data: unsolicited }))
     await waitFor(async () => a.socket.destroyed || a.socket.readableEnded || (await target.stats()).events.removed === 1, 3000, 'the violator stopped')
     a.close()
     const rounds = LONG ? 50 : 5
@@ -68,7 +68,7 @@ describe('attack/bans: a peer banned by PEX stays out', function () {
     const honest = await honestTraffic(target, { peers: 1 })
     const banned = NodeKey.generate()
     const a = await attackerHandshake(target, { nodeKey: banned, sourceIp: '127.0.8.1', channels: CHANNELS })
-    a.sc.write(encodePacketFrame({ type: 'msg', channelId: PEX_CHANNEL_ID, eof: true, data: encodePexAddrs([]) }))
+    a.sc.write(encodePacketFrame({ type: 'msg', channelId: PEX_CHANNEL, eof: true, data: encodePexAddrs([]) }))
     await waitFor(async () => (await target.stats()).events.removed === 1, 3000, 'the violator stopped')
     a.close()
     expect(await reconnect(target, banned, '127.0.8.1')).to.equal('refused')

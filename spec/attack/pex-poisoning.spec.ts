@@ -13,9 +13,9 @@ import { createHash } from 'node:crypto'
 import { MConnection } from '../../lib/conn/mconnection.js'
 import { AddrBook } from '../../lib/pex/addr-book.js'
 import { DEFAULT_MAX_ADDRS_PER_SOURCE_GROUP } from '../../lib/pex/params.js'
-import { PEX_CHANNEL } from '../../lib/pex/pex-reactor.js'
+import { PEX_CHANNEL_DESCRIPTOR } from '../../lib/pex/pex-reactor.js'
 import { NetAddress } from '../../lib/transport/net-address.js'
-import { PEX_CHANNEL_ID, decodePexMessage, encodePexAddrs } from '../../lib/wire/pex.js'
+import { PEX_CHANNEL, decodePexMessage, encodePexAddrs } from '../../lib/wire/pex.js'
 import { attackerHandshake, honestTraffic, LONG, mib, sampleStats, sleep, startTarget, waitFor, type AttackerConnection, type Target } from './support/harness.js'
 
 const id = (s: string): string => createHash('sha1').update(s).digest('hex')
@@ -75,7 +75,7 @@ describe('attack: PEX poisoning of the address book', function () {
           const self = evil(i)
           let conn: AttackerConnection | undefined
           try {
-            conn = await attackerHandshake(target, { sourceIp: `127.2.${Math.floor(i / 250) + 1}.${(i % 250) + 1}`, channels: [PEX_CHANNEL_ID], listenAddr: `${self.host}:${self.port}` })
+            conn = await attackerHandshake(target, { sourceIp: `127.2.${Math.floor(i / 250) + 1}.${(i % 250) + 1}`, channels: [PEX_CHANNEL], listenAddr: `${self.host}:${self.port}` })
             evilIds.add(conn.nodeKey.id)
             await sleep(30)
           } catch {
@@ -125,8 +125,8 @@ describe('attack: PEX poisoning of the address book', function () {
     try {
       await waitFor(async () => (await target.stats()).bookSize === honest.size, 10_000, 'the honest book to load')
       for (let p = 0; p < 30; p++) {
-        const conn = await attackerHandshake(target, { sourceIp: `127.3.0.${p + 1}`, channels: [PEX_CHANNEL_ID], listenAddr: `${evil(100_000 + p).host}:26656` })
-        const mconn = new MConnection(conn.sc, [PEX_CHANNEL])
+        const conn = await attackerHandshake(target, { sourceIp: `127.3.0.${p + 1}`, channels: [PEX_CHANNEL], listenAddr: `${evil(100_000 + p).host}:26656` })
+        const mconn = new MConnection(conn.sc, [PEX_CHANNEL_DESCRIPTOR])
         let round = 0
         mconn.inbound$.subscribe(({ message }) => {
           if (decodePexMessage(message).type !== 'request') return
@@ -136,7 +136,7 @@ describe('attack: PEX poisoning of the address book', function () {
           for (const a of addrs) evilIds.add(a.id)
           round++
           offered += addrs.length
-          mconn.trySend(PEX_CHANNEL_ID, encodePexAddrs(addrs))
+          mconn.trySend(PEX_CHANNEL, encodePexAddrs(addrs))
         })
         mconn.start()
         evilIds.add(conn.nodeKey.id)

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { EMPTY } from 'rxjs'
 import { NodeKey } from '../../lib/crypto/node-key.js'
 import type { CrawlReport } from '../../lib/crawler/report.js'
-import { PEX_CHANNEL } from '../../lib/pex/pex-reactor.js'
+import { PEX_CHANNEL_DESCRIPTOR } from '../../lib/pex/pex-reactor.js'
 import { NetAddress } from '../../lib/transport/net-address.js'
 import { CliProcess, closedPort, rxP2p, startNodes, stopNodes } from './support.js'
 
@@ -66,7 +66,7 @@ describe('cli/crawl (rx-p2p crawl as a process)', function () {
 
   it('Ctrl-C (SIGINT) stops a crawl that is waiting on a silent node (periodic summary meanwhile) and still writes the report', async () => {
     // Node 1 owns the PEX channel but never answers: the crawl would wait for it for the whole --pex-timeout.
-    const nodes = await startNodes(2, { reactors: (i) => i === 1 ? [{ name: 'mute', channels: [PEX_CHANNEL], run: () => EMPTY }] : undefined })
+    const nodes = await startNodes(2, { reactors: (i) => i === 1 ? [{ name: 'mute', channels: [PEX_CHANNEL_DESCRIPTOR], run: () => EMPTY }] : undefined })
     nodes[0]!.pex!.book.addAddress(nodes[1]!.address, nodes[0]!.address)
     const out = join(dir, 'interrupted.json')
     const p = new CliProcess(['crawl', nodes[0]!.address.toString(), '--allow-private', '--pex-timeout', '60s', '--out', out, '--progress-interval', '100ms'])

@@ -5,7 +5,7 @@ import { Crawler } from '../../lib/crawler/crawler.js'
 import type { CrawlEvent } from '../../lib/crawler/events.js'
 import type { CrawlNode, CrawlReport } from '../../lib/crawler/report.js'
 import { NodeKey } from '../../lib/crypto/node-key.js'
-import { PEX_CHANNEL, pexReactor, type PexReactor } from '../../lib/pex/pex-reactor.js'
+import { PEX_CHANNEL_DESCRIPTOR, pexReactor, type PexReactor } from '../../lib/pex/pex-reactor.js'
 import type { Reactor } from '../../lib/switch/reactor.js'
 import { Switch } from '../../lib/switch/switch.js'
 import { TestNetwork } from '../../lib/testing/network.js'
@@ -222,7 +222,7 @@ describe('crawler/Crawler', function () {
 
   describe('in virtual time (TestNetwork)', () => {
     /** A node that owns the PEX channel and never answers. */
-    const mute: Reactor = { name: 'mute', channels: [PEX_CHANNEL], run: () => EMPTY }
+    const mute: Reactor = { name: 'mute', channels: [PEX_CHANNEL_DESCRIPTOR], run: () => EMPTY }
 
     async function network (): Promise<{ net: TestNetwork, pex: PexReactor }> {
       const pex = pexReactor({ addrBookStrict: false })

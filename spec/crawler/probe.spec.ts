@@ -3,12 +3,12 @@ import { EMPTY } from 'rxjs'
 import { crawlerNodeInfo, probeNode } from '../../lib/crawler/probe.js'
 import { NodeKey } from '../../lib/crypto/node-key.js'
 import { PeerIdMismatchError } from '../../lib/errors.js'
-import { PEX_CHANNEL } from '../../lib/pex/pex-reactor.js'
+import { PEX_CHANNEL_DESCRIPTOR } from '../../lib/pex/pex-reactor.js'
 import { Switch } from '../../lib/switch/switch.js'
 import { NetAddress } from '../../lib/transport/net-address.js'
 import { TcpTransport } from '../../lib/transport/tcp.js'
 import { validateNodeInfo } from '../../lib/wire/node-info.js'
-import { PEX_CHANNEL_ID } from '../../lib/wire/pex.js'
+import { PEX_CHANNEL } from '../../lib/wire/pex.js'
 
 describe('crawler/probe', function () {
   this.timeout(10_000)
@@ -22,7 +22,7 @@ describe('crawler/probe', function () {
       listenAddr: '0.0.0.0:0',
       network: 'probe-net',
       version: '0.1.0',
-      channels: Uint8Array.of(PEX_CHANNEL_ID),
+      channels: Uint8Array.of(PEX_CHANNEL),
       moniker: 'rx-p2p-crawler',
       other: { txIndex: 'off', rpcAddress: '' }
     })
@@ -38,7 +38,7 @@ describe('crawler/probe', function () {
         moniker: 'probed',
         listenAddress: '127.0.0.1:0',
         allowDuplicateIp: true,
-        reactors: [{ name: 'pex-owner', channels: [PEX_CHANNEL], run: () => EMPTY }]
+        reactors: [{ name: 'pex-owner', channels: [PEX_CHANNEL_DESCRIPTOR], run: () => EMPTY }]
       })
       await sw.start()
     })

@@ -5,13 +5,13 @@
 import { expect } from 'chai'
 import { filter, firstValueFrom, timeout } from 'rxjs'
 import { NodeKey } from '../../lib/crypto/node-key.js'
-import { encodePexRequest, PEX_CHANNEL_ID, type PexAddrsMessage } from '../../lib/wire/pex.js'
+import { encodePexRequest, PEX_CHANNEL, type PexAddrsMessage } from '../../lib/wire/pex.js'
 import { COMET_VERSIONS, createCometNetwork, requireCometBinary, startAll, type CometNode } from './support/cometbft.js'
 import { dialPeer, RxListener, type RxPeer } from './support/rx-peer.js'
 
 async function askForAddrs (peer: RxPeer): Promise<PexAddrsMessage> {
   const answer = firstValueFrom(peer.pex$.pipe(filter((m): m is PexAddrsMessage => m.type === 'addrs'), timeout(10_000)))
-  expect(await peer.mconn.send(PEX_CHANNEL_ID, encodePexRequest())).to.equal(true)
+  expect(await peer.mconn.send(PEX_CHANNEL, encodePexRequest())).to.equal(true)
   return await answer
 }
 

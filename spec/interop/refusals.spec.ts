@@ -17,7 +17,7 @@ import { exchangeNodeInfo } from '../../lib/multiplex-transport/upgrade.js'
 import { COMET_VERSIONS, CometNode, requireCometBinary } from './support/cometbft.js'
 import { dialAndUpgrade, INTEROP_CHANNELS, RxListener, rxNodeInfo, type RxNodeInfoOptions } from './support/rx-peer.js'
 
-const NO_SHARED_CHANNEL = [0x99]
+const NO_SHARED_CHANNELS = [0x99]
 
 for (const version of COMET_VERSIONS) {
   describe(`interop refusals: CometBFT ${version.tag}`, function () {
@@ -30,7 +30,7 @@ for (const version of COMET_VERSIONS) {
       const bin = requireCometBinary(this, version)
       node = await CometNode.create(bin, { moniker: `refusals-${version.key}` })
       otherNetwork = await RxListener.start({ network: `${node.chainId}-other`, moniker: 'rx-other-network' })
-      noSharedChannel = await RxListener.start({ network: node.chainId, moniker: 'rx-no-channel', channels: NO_SHARED_CHANNEL })
+      noSharedChannel = await RxListener.start({ network: node.chainId, moniker: 'rx-no-channel', channels: NO_SHARED_CHANNELS })
       await node.configure({ p2p: { persistent_peers: [otherNetwork.address, noSharedChannel.address].join(',') } })
       await node.start()
     })
@@ -79,7 +79,7 @@ for (const version of COMET_VERSIONS) {
     })
 
     it('the node refuses an rx-p2p node with no channel in common (our MConnection sees ConnectionClosedError)', async function () {
-      const { reason, id } = await refusedByNode({ channels: NO_SHARED_CHANNEL })
+      const { reason, id } = await refusedByNode({ channels: NO_SHARED_CHANNELS })
       expect(reason).to.be.instanceOf(ConnectionClosedError)
       await node!.waitFor('the rejection in the node log', async () => /Inbound Peer rejected.*incompatible: peer has no common channels/.test(node!.log()))
       expect((await node!.netInfo()).peers.map((p) => p.node_info.id)).to.not.include(id)
@@ -90,7 +90,7 @@ for (const version of COMET_VERSIONS) {
       const wrongNet = dialAndUpgrade(node!, key, rxNodeInfo(key, { network: `${node!.chainId}-other`, moniker: 'rx-x' }))
       await expectRejection(wrongNet, 'network')
       const key2 = NodeKey.generate()
-      const noChannel = dialAndUpgrade(node!, key2, rxNodeInfo(key2, { network: node!.chainId, moniker: 'rx-y', channels: NO_SHARED_CHANNEL }))
+      const noChannel = dialAndUpgrade(node!, key2, rxNodeInfo(key2, { network: node!.chainId, moniker: 'rx-y', channels: NO_SHARED_CHANNELS }))
       await expectRejection(noChannel, 'channels')
     })
 

@@ -3,7 +3,7 @@ import { map } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { TransportError } from '../../lib/errors.js'
 import { onDialed, onDialFailed, startEnsurePeers } from '../../lib/pex/pex-ensure-peers.js'
-import { PEX_CHANNEL } from '../../lib/pex/pex-reactor.js'
+import { PEX_CHANNEL_DESCRIPTOR } from '../../lib/pex/pex-reactor.js'
 import type { PexEvent, PexState } from '../../lib/pex/pex-state.js'
 import type { PeerEvent } from '../../lib/switch/events.js'
 import { statefulReactor } from '../../lib/switch/reactor-runtime.js'
@@ -15,7 +15,7 @@ import { addr, describe as show, peerFor, sectionBook, sectionState, US } from '
 function ensurePeersOnly (state: PexState): ReturnType<typeof statefulReactor<PexState>> {
   return statefulReactor<PexState>({
     name: 'pex-ensure-peers',
-    channels: [PEX_CHANNEL],
+    channels: [PEX_CHANNEL_DESCRIPTOR],
     state,
     start: (scope) => {
       scope.state.ticking = true

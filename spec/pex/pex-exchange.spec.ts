@@ -2,21 +2,21 @@ import { expect } from 'chai'
 import { map } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { addSelfReportedAddress, forgetExchange, observedAddress, onAddrs, onRequest, receivePex, requestAddrs } from '../../lib/pex/pex-exchange.js'
-import { PEX_CHANNEL } from '../../lib/pex/pex-reactor.js'
+import { PEX_CHANNEL_DESCRIPTOR } from '../../lib/pex/pex-reactor.js'
 import type { LearnedAddress, PexEvent, PexState } from '../../lib/pex/pex-state.js'
 import type { Envelope } from '../../lib/switch/envelope.js'
 import type { PeerEvent } from '../../lib/switch/events.js'
 import type { Peer } from '../../lib/switch/peer.js'
 import { statefulReactor } from '../../lib/switch/reactor-runtime.js'
 import { peerAdded, runReactor } from '../../lib/testing/reactor.js'
-import { PEX_CHANNEL_ID } from '../../lib/wire/pex.js'
+import { PEX_CHANNEL } from '../../lib/wire/pex.js'
 import { addr, addrsMessage, describe as show, pexPeer, REQUEST, sectionBook, sectionState, US } from './pex-reactor-helpers.js'
 
 /** The exchange rules alone: requests answered under the rate rule, answers to our requests (a command asks). */
 function exchangeOnly (state: PexState): ReturnType<typeof statefulReactor<PexState, Peer>> {
   return statefulReactor<PexState, Peer>({
     name: 'pex-exchange',
-    channels: [PEX_CHANNEL],
+    channels: [PEX_CHANNEL_DESCRIPTOR],
     state,
     envelope: (scope, env) => {
       const msg = receivePex(scope, env)
@@ -32,7 +32,7 @@ function exchangeOnly (state: PexState): ReturnType<typeof statefulReactor<PexSt
   })
 }
 
-const env = (from: Peer, message: Uint8Array): Envelope => ({ from, chId: PEX_CHANNEL_ID, message })
+const env = (from: Peer, message: Uint8Array): Envelope => ({ from, chId: PEX_CHANNEL, message })
 
 describe('pex/exchange rules', () => {
   let scheduler: TestScheduler

@@ -20,11 +20,11 @@ import type { Peer } from '../../lib/switch/peer.js'
 import type { ReactorContext } from '../../lib/switch/reactor.js'
 import { fakeNodeId, fakePeer, runReactor, type FakePeer } from '../../lib/testing/reactor.js'
 import { NetAddress } from '../../lib/transport/net-address.js'
-import { decodePexMessage, encodePexAddrs, encodePexRequest, PEX_CHANNEL_ID } from '../../lib/wire/pex.js'
+import { decodePexMessage, encodePexAddrs, encodePexRequest, PEX_CHANNEL } from '../../lib/wire/pex.js'
 import { seededRandom, T0 } from './support.js'
 
 /** Our node: ID of 'us', listening on 9.9.9.9:26656, PEX channel. */
-export const US = { id: fakeNodeId('us'), listenAddr: '9.9.9.9:26656', channels: Uint8Array.of(PEX_CHANNEL_ID) }
+export const US = { id: fakeNodeId('us'), listenAddr: '9.9.9.9:26656', channels: Uint8Array.of(PEX_CHANNEL) }
 export const OUR_ADDRESS = new NetAddress(US.id, '9.9.9.9', 26656)
 
 /** A routable address for `n` (its own /16 group), with a stable ID. */
@@ -35,7 +35,7 @@ export function addr (n: number, port = 26656): NetAddress {
 
 /** A fake peer that speaks PEX, at `host:26656` (its self-reported address too). */
 export function pexPeer (name: string, host: string, outbound = false, extra: { id?: string, persistent?: boolean } = {}): FakePeer {
-  return fakePeer(name, { outbound, channels: [PEX_CHANNEL_ID], remoteAddress: { host, port: 26656 }, ...extra })
+  return fakePeer(name, { outbound, channels: [PEX_CHANNEL], remoteAddress: { host, port: 26656 }, ...extra })
 }
 
 /** The peer whose address is `a` (same ID and host), outbound when we dialed it. */
@@ -117,7 +117,7 @@ export function drive (pex: PexReactor, scheduler: VirtualTimeScheduler, options
     now: () => scheduler.now() - start,
     at: (t, fn) => { scheduler.schedule(fn, Math.max(0, start + t - scheduler.now())) },
     event: (e) => { events$.next(e) },
-    envelope: (from, message) => { envelopes$.next({ from, chId: PEX_CHANNEL_ID, message }) },
+    envelope: (from, message) => { envelopes$.next({ from, chId: PEX_CHANNEL, message }) },
     onAction: (fn) => { listeners.push(fn) },
     recorded
   }

@@ -4,7 +4,7 @@ import { TestScheduler } from 'rxjs/testing'
 import { AlreadyConnectedError, DecodeError, PeerRejectedError, PexViolationError, SelfConnectionError, TransportError } from '../../lib/errors.js'
 import { AddrBook } from '../../lib/pex/addr-book.js'
 import { BUCKET_TYPE_NEW, DEFAULT_BAN_TIME_MS } from '../../lib/pex/params.js'
-import { PEX_CHANNEL, pexReactor, type PexEvent } from '../../lib/pex/pex-reactor.js'
+import { PEX_CHANNEL_DESCRIPTOR, pexReactor, type PexEvent } from '../../lib/pex/pex-reactor.js'
 import { ZERO_TIME, timeFromMs, type KnownAddressInfo } from '../../lib/pex/known-address.js'
 import type { Reactor } from '../../lib/switch/reactor.js'
 import type { PeerEvent } from '../../lib/switch/events.js'
@@ -34,7 +34,7 @@ describe('pex/pexReactor', () => {
     const pex = pexReactor()
     expect(pex.name).to.equal('pex')
     expect(pex.channels).to.deep.equal([{ id: 0x00, priority: 1, sendQueueCapacity: 10, recvMessageCapacity: 64000 }])
-    expect(PEX_CHANNEL).to.equal(pex.channels[0])
+    expect(PEX_CHANNEL_DESCRIPTOR).to.equal(pex.channels[0])
   })
 
   describe('AddPeer', () => {
@@ -76,7 +76,7 @@ describe('pex/pexReactor', () => {
       const vts = clock()
       const book = await startedBook(vts, { addrBookStrict: true })
       // connects from 31.0.0.1:51234, reports 40.1.0.1:26656
-      const inb = fakePeer('liar', { channels: [PEX_CHANNEL.id], remoteAddress: { host: '31.0.0.1', port: 51234 }, nodeInfo: { listenAddr: '40.1.0.1:26656' } })
+      const inb = fakePeer('liar', { channels: [PEX_CHANNEL_DESCRIPTOR.id], remoteAddress: { host: '31.0.0.1', port: 51234 }, nodeInfo: { listenAddr: '40.1.0.1:26656' } })
       const r = drive(pexReactor({ book, random: seededRandom(3) }), vts, { durationMs: 100, maxOutboundPeers: 0 }, (h) => {
         h.at(0, () => { h.event(peerAdded(inb)) })
       })
@@ -90,7 +90,7 @@ describe('pex/pexReactor', () => {
     it('addresses a peer sends are sourced to the IP it connected from, whatever its listen_addr says', async () => {
       const vts = clock()
       const book = await startedBook(vts, { addrBookStrict: true })
-      const teller = fakePeer('teller', { outbound: true, channels: [PEX_CHANNEL.id], remoteAddress: { host: '36.0.0.1', port: 26656 }, nodeInfo: { listenAddr: '77.7.0.1:26656' } })
+      const teller = fakePeer('teller', { outbound: true, channels: [PEX_CHANNEL_DESCRIPTOR.id], remoteAddress: { host: '36.0.0.1', port: 26656 }, nodeInfo: { listenAddr: '77.7.0.1:26656' } })
       drive(pexReactor({ book, random: seededRandom(8) }), vts, { durationMs: 1000, maxOutboundPeers: 0 }, (h) => {
         h.at(0, () => { h.event(peerAdded(teller)) })
         h.at(20, () => { h.envelope(teller, addrsMessage([addr(1), addr(2)])) })

@@ -4,7 +4,7 @@ import { TestScheduler } from 'rxjs/testing'
 import { TransportError } from '../../lib/errors.js'
 import { onDialed, onDialFailed } from '../../lib/pex/pex-ensure-peers.js'
 import { onAddrs, receivePex } from '../../lib/pex/pex-exchange.js'
-import { PEX_CHANNEL } from '../../lib/pex/pex-reactor.js'
+import { PEX_CHANNEL_DESCRIPTOR } from '../../lib/pex/pex-reactor.js'
 import { answerOnce, crawlDialDone, isCrawlDial, onCrawledAnswer, onCrawledPeerAdded, startCrawl } from '../../lib/pex/pex-seed-mode.js'
 import type { PexState } from '../../lib/pex/pex-state.js'
 import type { Envelope } from '../../lib/switch/envelope.js'
@@ -13,14 +13,14 @@ import type { Peer } from '../../lib/switch/peer.js'
 import { statefulReactor } from '../../lib/switch/reactor-runtime.js'
 import { peerAdded, runReactor } from '../../lib/testing/reactor.js'
 import type { NetAddress } from '../../lib/transport/net-address.js'
-import { PEX_CHANNEL_ID } from '../../lib/wire/pex.js'
+import { PEX_CHANNEL } from '../../lib/wire/pex.js'
 import { addr, addrsMessage, describe as show, peerFor, pexPeer, REQUEST, sectionBook, sectionState, US } from './pex-reactor-helpers.js'
 
 /** Seed mode alone: the crawl routine from the start, crawled peers asked and let go, inbound peers answered once. */
 function seedModeOnly (state: PexState): ReturnType<typeof statefulReactor<PexState>> {
   return statefulReactor<PexState>({
     name: 'pex-seed-mode',
-    channels: [PEX_CHANNEL],
+    channels: [PEX_CHANNEL_DESCRIPTOR],
     state,
     start: (scope) => { startCrawl(scope) },
     envelope: (scope, env) => {
@@ -38,7 +38,7 @@ function seedModeOnly (state: PexState): ReturnType<typeof statefulReactor<PexSt
   })
 }
 
-const env = (from: Peer, message: Uint8Array): Envelope => ({ from, chId: PEX_CHANNEL_ID, message })
+const env = (from: Peer, message: Uint8Array): Envelope => ({ from, chId: PEX_CHANNEL, message })
 const failed = (address: NetAddress): PeerEvent => ({ type: 'dialFailed', address, error: new TransportError('connection refused') })
 
 describe('pex/seed mode', () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { expect } from 'chai'
 import fc from 'fast-check'
 import {
-  MAX_PEX_ADDRESSES, MAX_PEX_MESSAGE_SIZE, PEX_CHANNEL_ID, decodePexMessage, encodePexAddrs, encodePexMessage, encodePexRequest
+  MAX_PEX_ADDRESSES, MAX_PEX_MESSAGE_SIZE, PEX_CHANNEL, decodePexMessage, encodePexAddrs, encodePexMessage, encodePexRequest
 } from '../../lib/wire/pex.js'
 import type { PexMessage } from '../../lib/wire/pex.js'
 import { NetAddress, formatIp } from '../../lib/transport/net-address.js'
@@ -67,7 +67,7 @@ describe('wire/pex', () => {
   }
 
   it('exposes the channel and the limits: channel 0x00, 250 addresses, 64000 bytes', () => {
-    expect(PEX_CHANNEL_ID).to.equal(0)
+    expect(PEX_CHANNEL).to.equal(0)
     expect(MAX_PEX_ADDRESSES).to.equal(250)
     expect(MAX_PEX_MESSAGE_SIZE).to.equal(64000)
   })
