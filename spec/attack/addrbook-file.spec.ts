@@ -114,7 +114,7 @@ describe('attack: a hostile addrbook.json (rx-p2p node as a process)', function 
     }
   })
 
-  it('SIGTERM in the middle of the worst load: the node stops within a second, leaving the file as it was', async () => {
+  it('SIGTERM in the middle of the worst load: the node stops within 2.5 s (225 ms on an idle machine), leaving the file as it was', async () => {
     const delays = LONG ? [50, 150, 300, 500, 800] : [150]
     for (const delay of delays) {
       const home = homeWith(`sigterm-${delay}`, crowded)
@@ -132,7 +132,9 @@ describe('attack: a hostile addrbook.json (rx-p2p node as a process)', function 
         expect(r.stdout).to.match(/^stopping \(SIGTERM\)$/m)
         expect(r.stdout).to.match(/^stopped$/m)
         if (delay <= 150) expect(r.stdout).to.not.match(/^listening/m) // it was stopped mid-load
-        expect(stopMs).to.be.below(1000)
+        // The process's own exit (tsx, the listener, the book's abandoned slice) is in this figure: 225 ms alone,
+        // up to 1.2 s on a loaded 2-core machine. On main before the fix, SIGTERM was not handled at all.
+        expect(stopMs).to.be.below(2500)
         // an interrupted load writes nothing and sets nothing aside
         expect(readFileSync(path).equals(readFileSync(crowded))).to.equal(true)
         expect(readdirSync(join(home, 'config')).filter((n) => n.startsWith('addrbook.json'))).to.deep.equal(['addrbook.json'])
