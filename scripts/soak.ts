@@ -34,16 +34,12 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { getHeapSpaceStatistics } from 'node:v8'
 import { EMPTY, interval, merge, mergeMap, of, timer, type Observable } from 'rxjs'
-import { makeSecretConnection } from '../lib/conn/secret-connection.js'
-import { NodeKey } from '../lib/crypto/node-key.js'
-import { pexReactor, type PexReactor } from '../lib/pex/pex-reactor.js'
-import { actions, type Action } from '../lib/switch/actions.js'
-import type { Reactor } from '../lib/switch/reactor.js'
-import { Switch } from '../lib/switch/switch.js'
-import { TcpConnection, TcpTransport } from '../lib/transport/tcp.js'
-import { exchangeNodeInfo } from '../lib/multiplex-transport/upgrade.js'
-import { BLOCK_PROTOCOL_VERSION, P2P_PROTOCOL_VERSION, type NodeInfo } from '../lib/wire/node-info.js'
-import { encodePacketFrame } from '../lib/wire/packet.js'
+import {
+  actions, exchangeNodeInfo, NodeKey, pexReactor, Switch, TcpConnection, TcpTransport,
+  type Action, type NodeInfo, type PexReactor, type Reactor
+} from '../lib/index.js'
+import { makeSecretConnection } from '../lib/conn/index.js'
+import { BLOCK_PROTOCOL_VERSION, encodePacketFrame, P2P_PROTOCOL_VERSION } from '../lib/wire/index.js'
 
 const THIS = fileURLToPath(import.meta.url)
 const NETWORK = 'rx-p2p-soak'

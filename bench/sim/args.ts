@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { CHAOS_FLAGS, type ChaosInit } from '../../lib/testing/chaos.js'
-import type { SimulationInit } from '../../lib/testing/simulation.js'
+import { CHAOS_FLAGS, type ChaosInit, type SimulationInit } from '../../lib/testing/index.js'
 
 /** The parsed command line. */
 export interface SimArgs {

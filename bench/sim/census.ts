@@ -12,7 +12,7 @@
  * addresses (`needMoreAddrs`); scheduler actions, peer events, memory and connected peer ends. A SIGTERM ends
  * the run where it is (so that `--cpu-prof` / `--heap-prof` write their files). A measurement, not a test.
  */
-import { Simulation } from '../../lib/testing/simulation.js'
+import { Simulation } from '../../lib/testing/index.js'
 import { parseSimArgs, simInit } from './args.js'
 
 const step = Number(process.env['STEP'] ?? 60_000)

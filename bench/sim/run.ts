@@ -14,8 +14,7 @@
  */
 import { writeFileSync, readFileSync } from 'node:fs'
 import * as os from 'node:os'
-import { chaosFlags } from '../../lib/testing/chaos.js'
-import { Simulation } from '../../lib/testing/simulation.js'
+import { chaosFlags, Simulation } from '../../lib/testing/index.js'
 import { parseSimArgs, simInit, USAGE } from './args.js'
 
 function parseArgs (argv: string[]): ReturnType<typeof parseSimArgs> {
