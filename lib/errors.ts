@@ -26,6 +26,8 @@ export class P2PError extends Error {
   /** A stable, machine-readable code such as `ERR_UNKNOWN_CHANNEL`. */
   readonly code: string = 'ERR_P2P'
   override name = 'P2PError'
+  // Not useless: it makes `message` required and types the options as ours (Error's are optional and wider).
+  // eslint-disable-next-line @typescript-eslint/no-useless-constructor
   constructor (message: string, options?: P2PErrorOptions) {
     super(message, options)
   }

@@ -239,4 +239,3 @@ describe('api: the public surface of the package', function () {
     })
   })
 })
-

@@ -112,8 +112,7 @@ async function main (): Promise<void> {
     else if (a === '--mib') mib = Number(args[++i])
     else if (a === '--rounds') rounds = Number(args[++i])
     else if (a === '--only') only = args[++i]
-    else if (a === '--lib') { const [n, d] = args[++i]!.split('='); libs.push([n!, path.resolve(d!)]) }
-    else throw new Error(`unknown argument ${a}`)
+    else if (a === '--lib') { const [n, d] = args[++i]!.split('='); libs.push([n!, path.resolve(d!)]) } else throw new Error(`unknown argument ${a}`)
   }
   if (libs.length === 0) libs.push(['tree', DEFAULT_LIB])
   const loaded = await Promise.all(libs.map(async ([n, d]) => await loadLib(n, d)))

@@ -307,7 +307,7 @@ const interopColumns: Column[] = [
 export function registerGoSuite (reg: Registry): void {
   reg.addGroup({
     id: 'go',
-    title: `rx-p2p vs CometBFT's Go MConnection (p2p/conn v0.38.26, and v1.0.1 beside it), same machine, same run`,
+    title: 'rx-p2p vs CometBFT\'s Go MConnection (p2p/conn v0.38.26, and v1.0.1 beside it), same machine, same run',
     columns: comparisonColumns,
     notes: [
       `All: one channel, 1,024-byte packets, send queue 100, rate limits lifted, flush throttle ${FLUSH_THROTTLE_MS} ms; sender and receiver in separate processes over loopback TCP, pinned to one CPU each (Go: GOMAXPROCS 1).`,

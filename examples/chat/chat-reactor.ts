@@ -100,4 +100,3 @@ export function createChat (init: ChatInit): { reactor: StatefulReactor<string>,
   })
   return { reactor, display$: display.asObservable() }
 }
-

@@ -2,29 +2,29 @@
  * CometBFT's `addrbook.json`: the exact format (`p2p/pex/file.go`), Go's time and IP text forms, and an
  * atomic, crash-safe file store.
  *
- * The format, as `json.MarshalIndent(…, "", "\t")` writes it:
+ * The format, as `json.MarshalIndent(…, "", "\t")` writes it (tabs shown as two spaces):
  *
  * ```json
  * {
- * 	"key": "3f9a0c1d2e4b5a6978d0c1e2",
- * 	"addrs": [
- * 		{
- * 			"addr": {
- * 				"id": "56475aa75463474c0285df5dbf2bcab73da65135",
- * 				"ip": "203.0.113.7",
- * 				"port": 26656
- * 			},
- * 			"src": { … },
- * 			"buckets": [
- * 				117
- * 			],
- * 			"attempts": 0,
- * 			"bucket_type": 1,
- * 			"last_attempt": "2025-03-01T12:00:00.123456789Z",
- * 			"last_success": "0001-01-01T00:00:00Z",
- * 			"last_ban_time": "0001-01-01T00:00:00Z"
- * 		}
- * 	]
+ *   "key": "3f9a0c1d2e4b5a6978d0c1e2",
+ *   "addrs": [
+ *     {
+ *       "addr": {
+ *         "id": "56475aa75463474c0285df5dbf2bcab73da65135",
+ *         "ip": "203.0.113.7",
+ *         "port": 26656
+ *       },
+ *       "src": { … },
+ *       "buckets": [
+ *         117
+ *       ],
+ *       "attempts": 0,
+ *       "bucket_type": 1,
+ *       "last_attempt": "2025-03-01T12:00:00.123456789Z",
+ *       "last_success": "0001-01-01T00:00:00Z",
+ *       "last_ban_time": "0001-01-01T00:00:00Z"
+ *     }
+ *   ]
  * }
  * ```
  *
@@ -604,4 +604,3 @@ export class AddrBookFile implements AddrBookStore {
     for (const name of names) if (name.startsWith(prefix)) await unlink(join(dir, name)).catch(() => {})
   }
 }
-

@@ -177,4 +177,3 @@ export function mempoolReactor (init: MempoolReactorInit = {}): MempoolReactor {
     broadcastTx: (tx: Uint8Array): boolean => reactor.command(tx)
   })
 }
-

@@ -14,6 +14,7 @@ import type { NetAddress } from '../transport/net-address.js'
 import type { Peer } from '../switch/peer.js'
 import type { Reactor } from '../switch/reactor.js'
 import { Switch, type SwitchInit } from '../switch/switch.js'
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- `Simulation` is named by the doc comments' {@link}s
 import { SimulationScheduler, type Simulation } from './simulation.js'
 
 /** Options of {@link TestNetwork.create}. */

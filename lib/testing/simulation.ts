@@ -21,6 +21,7 @@ import type { AddrBookData, AddrBookStore } from '../pex/addr-book-file.js'
 import { pexReactor, type PexReactor, type PexReactorInit } from '../pex/pex-reactor.js'
 import type { PeerEvent } from '../switch/events.js'
 import type { Reactor } from '../switch/reactor.js'
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- named by the doc comments' {@link}s
 import type { TestNetwork } from './network.js'
 import { Switch, type SwitchInit } from '../switch/switch.js'
 import type { DuplexConnection } from '../transport/duplex.js'
@@ -194,7 +195,7 @@ export class SimulationScheduler implements SchedulerLike {
       n++
       this.#executed++
       try {
-        action.work.call(action, action.state)
+        action.work(action.state)
       } catch (err) {
         action.unsubscribe()
         throw err
@@ -1103,6 +1104,10 @@ export class Simulation {
   /** Whether a failed invariant stops the run (the default) or is only recorded in {@link Simulation.chaosStats}. */
   set failOnViolation (value: boolean) {
     this.#failOnViolation = value
+  }
+
+  get failOnViolation (): boolean {
+    return this.#failOnViolation
   }
 
   /** The command line that replays this run from its start up to now (`npm run bench:sim -- …`). */

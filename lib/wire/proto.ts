@@ -253,8 +253,7 @@ export class ProtoReader {
       const b = buf[pos++]!
       const bits = b & 0x7f
       if (i < 4) lo |= bits << (7 * i)
-      else if (i === 4) { lo |= bits << 28; hi |= bits >>> 4 }
-      else if (i < 9) hi |= bits << (7 * i - 32)
+      else if (i === 4) { lo |= bits << 28; hi |= bits >>> 4 } else if (i < 9) hi |= bits << (7 * i - 32)
       else hi |= (bits & 1) << 31
       if (b < 0x80) break
     }

@@ -111,7 +111,9 @@ describe('attack: PEX poisoning of the address book', function () {
     // maxOutboundPeers 0: the node dials nobody (the honest entries are not real), and at its target it asks a
     // random peer for addresses every ensure-peers period while answers bring news (askWhenAtTarget).
     const target = await startTarget({
-      pex: true, addrBookFile: file, addrBookStrict: true,
+      pex: true,
+      addrBookFile: file,
+      addrBookStrict: true,
       switchInit: { ...SWITCH_INIT, maxOutboundPeers: 0 },
       pexInit: { ensurePeersPeriodMs: 150 }
     })

@@ -5,7 +5,6 @@ import { LowOrderPointError } from '../../lib/errors.js'
 import { x25519, x25519KeyPair } from '../../lib/crypto/x25519.js'
 import { LOW_ORDER_POINTS } from '../conn/secret-support.js'
 
-
 describe('crypto/x25519', () => {
   it('derives the public key of a given private key as RFC 7748 does (checked against @noble/curves)', () => {
     for (let i = 0; i < 64; i++) {

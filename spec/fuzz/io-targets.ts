@@ -208,8 +208,11 @@ function editJson (text: string, edits: JsonEdit[]): unknown {
 }
 
 const addrBookBytesArb: fc.Arbitrary<Uint8Array> = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...addrBookFixtures), fc.array(jsonEditArb, { minLength: 1, maxLength: 4 }), fc.boolean())
-    .map(([file, edits, tabs]) => new Uint8Array(Buffer.from(JSON.stringify(editJson(file.toString('utf8'), edits), null, tabs ? '\t' : undefined)))) },
+  {
+    weight: 4,
+    arbitrary: fc.tuple(fc.constantFrom(...addrBookFixtures), fc.array(jsonEditArb, { minLength: 1, maxLength: 4 }), fc.boolean())
+      .map(([file, edits, tabs]) => new Uint8Array(Buffer.from(JSON.stringify(editJson(file.toString('utf8'), edits), null, tabs ? '\t' : undefined))))
+  },
   { weight: 2, arbitrary: mutatedArb(fc.constantFrom(...addrBookFixtures.map((f) => new Uint8Array(f))), 4) },
   { weight: 1, arbitrary: fc.constantFrom(...addrBookFixtures.map((f) => new Uint8Array(f))) },
   { weight: 1, arbitrary: fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.json().map((j) => new Uint8Array(Buffer.from(j)))) }
@@ -221,8 +224,14 @@ function bookPlain (data: AddrBookData): unknown {
   return {
     key: data.key,
     addrs: data.addrs.map((ka) => ({
-      addr: addr(ka.addr), src: addr(ka.src), buckets: [...ka.buckets], attempts: ka.attempts, bucketType: ka.bucketType,
-      lastAttempt: ka.lastAttempt, lastSuccess: ka.lastSuccess, lastBanTime: ka.lastBanTime
+      addr: addr(ka.addr),
+      src: addr(ka.src),
+      buckets: [...ka.buckets],
+      attempts: ka.attempts,
+      bucketType: ka.bucketType,
+      lastAttempt: ka.lastAttempt,
+      lastSuccess: ka.lastSuccess,
+      lastBanTime: ka.lastBanTime
     }))
   }
 }
@@ -297,8 +306,11 @@ function toBook (plain: { key: string, addrs: PlainKnown[] }): AddrBookData {
 
 const nodeKeyCorpus: Uint8Array[] = ['A', 'B'].map((who) => new Uint8Array(Buffer.from(JSON.stringify((v.identities as Record<string, unknown>)[`${who}_node_key_json`], null, 2))))
 const nodeKeyBytesArb: fc.Arbitrary<Uint8Array> = fc.oneof(
-  { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...nodeKeyCorpus), fc.array(jsonEditArb, { minLength: 1, maxLength: 3 }))
-    .map(([file, edits]) => new Uint8Array(Buffer.from(JSON.stringify(editJson(Buffer.from(file).toString('utf8'), edits))))) },
+  {
+    weight: 3,
+    arbitrary: fc.tuple(fc.constantFrom(...nodeKeyCorpus), fc.array(jsonEditArb, { minLength: 1, maxLength: 3 }))
+      .map(([file, edits]) => new Uint8Array(Buffer.from(JSON.stringify(editJson(Buffer.from(file).toString('utf8'), edits)))))
+  },
   { weight: 2, arbitrary: mutatedArb(fc.constantFrom(...nodeKeyCorpus), 4) },
   { weight: 1, arbitrary: fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.json().map((j) => new Uint8Array(Buffer.from(j)))) }
 )

@@ -186,8 +186,15 @@ describe('testing/faultyTransport over TCP', function () {
 
   function node (moniker: string, transport?: ReturnType<typeof faultyTransport>): Switch {
     const sw = new Switch({
-      nodeKey: NodeKey.generate(), moniker, network: 'rx-p2p-faults', listenAddress: '127.0.0.1:0',
-      allowDuplicateIp: true, dialRandomizerMs: 0, stopFlushTimeoutMs: 200, reactors: [echoReactor], ...(transport === undefined ? {} : { transport })
+      nodeKey: NodeKey.generate(),
+      moniker,
+      network: 'rx-p2p-faults',
+      listenAddress: '127.0.0.1:0',
+      allowDuplicateIp: true,
+      dialRandomizerMs: 0,
+      stopFlushTimeoutMs: 200,
+      reactors: [echoReactor],
+      ...(transport === undefined ? {} : { transport })
     })
     switches.push(sw)
     return sw

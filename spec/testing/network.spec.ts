@@ -43,7 +43,9 @@ describe('testing/TestNetwork', function () {
   it('runs 50 real Switches in virtual time: a ring forms and a rumor reaches every node', async () => {
     const t0 = performance.now()
     const heard: Array<Map<string, number>> = []
+    // The reactors read the clock through `net`, assigned once the network exists (they may run before that).
     let net: TestNetwork | undefined
+    // eslint-disable-next-line prefer-const
     net = await TestNetwork.create({
       size: 50,
       latencyMs: 2,

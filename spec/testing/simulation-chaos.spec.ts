@@ -69,7 +69,10 @@ describe('testing/Simulation with chaos', function () {
 
   it('attackers (PEX poisoners, squatters, silent nodes) among honest gossiping nodes: peer limits and held bytes stay bounded; the junk share of honest books is bounded', async () => {
     const sim = await run({
-      size: 40, seed: 'attack-spec', maxOutboundPeers: 6, startSpreadMs: 10_000,
+      size: 40,
+      seed: 'attack-spec',
+      maxOutboundPeers: 6,
+      startSpreadMs: 10_000,
       chaos: { attackers: 0.2, gossipBytes: 4000, gossipEveryMs: 1_000, squatConnections: 8, checkEveryMs: 5_000, maxBufferedBytesPerNode: 4 * 2 ** 20, maxAttackerBookShare: 0.5 }
     }, 6)
     try {

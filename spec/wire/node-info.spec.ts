@@ -24,8 +24,14 @@ describe('wire/node-info', () => {
 
     it('always writes the non-nullable fields 1 and 8, even when empty, as gogoproto does', () => {
       const empty: NodeInfo = {
-        protocolVersion: { p2p: 0, block: 0, app: 0 }, id: '', listenAddr: '', network: '', version: '',
-        channels: new Uint8Array(0), moniker: '', other: { txIndex: '', rpcAddress: '' }
+        protocolVersion: { p2p: 0, block: 0, app: 0 },
+        id: '',
+        listenAddr: '',
+        network: '',
+        version: '',
+        channels: new Uint8Array(0),
+        moniker: '',
+        other: { txIndex: '', rpcAddress: '' }
       }
       expect(h(encodeNodeInfo(empty))).to.equal('0a004200')
       expect(decodeNodeInfo(hex('0a004200'))).to.deep.equal(empty)

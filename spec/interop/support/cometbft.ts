@@ -479,7 +479,6 @@ export class CometNode {
     }
   }
 
-
   /** Stops the node (SIGTERM, then SIGKILL after 5 s) and removes its home. Safe to call twice. */
   async stop (options: { keepHome?: boolean } = {}): Promise<void> {
     const child = this.#child
