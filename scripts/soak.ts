@@ -40,6 +40,7 @@ import {
 } from '../lib/index.js'
 import { makeSecretConnection } from '../lib/conn/index.js'
 import { BLOCK_PROTOCOL_VERSION, encodePacketFrame, P2P_PROTOCOL_VERSION } from '../lib/wire/index.js'
+import { ipcCaller } from '../spec/attack/support/ipc.js'
 
 const THIS = fileURLToPath(import.meta.url)
 const NETWORK = 'rx-p2p-soak'
@@ -149,26 +150,6 @@ const loopbackIp = (base: number, i: number): string => `127.${base}.${i >> 8}.$
 
 // ---------------------------------------------------------------------------------------------
 // IPC: { op, seq } answered with { seq, ... }
-
-function caller (child: ChildProcess): (op: string, extra?: Record<string, unknown>) => Promise<any> {
-  let seq = 0
-  const pending = new Map<number, (msg: any) => void>()
-  child.on('message', (msg: any) => { if (typeof msg?.seq === 'number') pending.get(msg.seq)?.(msg) })
-  child.once('exit', (code, signal) => { for (const fn of pending.values()) fn({ error: `exited (${code ?? signal})` }) })
-  return (op, extra = {}) => new Promise((resolve, reject) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      reject(new Error(`the ${op} target has exited`))
-      return
-    }
-    const n = ++seq
-    pending.set(n, (msg) => {
-      pending.delete(n)
-      if (typeof msg.error === 'string') reject(new Error(msg.error))
-      else resolve(msg)
-    })
-    child.send({ op, seq: n, ...extra })
-  })
-}
 
 function serve (handlers: Record<string, (msg: any) => unknown>): void {
   process.on('message', (msg: any) => {
@@ -593,7 +574,7 @@ async function main (): Promise<void> {
     `warm-up ${(durationMs * 0.2 / 1000).toFixed(0)} s; node ${process.version}${opts.nodeOptions.length > 0 ? ` ${opts.nodeOptions.join(' ')}` : ''}`)
 
   const nodes = spawnRole('nodes', [JSON.stringify(opts)], opts.nodeOptions)
-  const callNodes = caller(nodes)
+  const callNodes = ipcCaller(nodes, 'the nodes process')
   let attackers: ChildProcess | undefined
   let callAttackers: ReturnType<typeof caller> | undefined
   const children = [nodes]
@@ -610,7 +591,7 @@ async function main (): Promise<void> {
   if (opts.attackers) {
     attackers = spawnRole('attackers', [JSON.stringify({ addresses, seed: opts.seed, freshKeys: opts.freshKeys })])
     children.push(attackers)
-    callAttackers = caller(attackers)
+    callAttackers = ipcCaller(attackers, 'the attackers process')
     await ready(attackers, 'attackers')
   }
 

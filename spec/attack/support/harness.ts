@@ -19,6 +19,7 @@ import { TcpConnection, TcpTransport } from '../../../lib/transport/tcp.js'
 import { exchangeNodeInfo } from '../../../lib/multiplex-transport/upgrade.js'
 import { BLOCK_PROTOCOL_VERSION, P2P_PROTOCOL_VERSION, type NodeInfo } from '../../../lib/wire/node-info.js'
 import { BULK_CHANNEL, ECHO_CHANNEL, NETWORK, type SendManyRequest, type TargetConfig, type TargetStats } from './protocol.js'
+import { ipcCaller } from './ipc.js'
 
 export { BULK_CHANNEL, ECHO_CHANNEL, NETWORK, type SendManyRequest, type TargetConfig, type TargetStats } from './protocol.js'
 
@@ -67,31 +68,12 @@ export async function startTarget (config: TargetConfig = {}): Promise<Target> {
   })
   running.add(child)
   child.on('exit', () => { running.delete(child) })
-  let seq = 0
-  const pending = new Map<number, (msg: any) => void>()
+  let onReady!: (msg: { port: number, id: string }) => void
   const ready = new Promise<{ port: number, id: string }>((resolve, reject) => {
-    child.on('message', (msg: any) => {
-      if (msg.op === 'ready') resolve(msg)
-      else pending.get(msg.seq)?.(msg)
-    })
-    child.once('exit', (code) => {
-      reject(new Error(`the target exited with ${code} before it was ready`))
-      for (const fn of pending.values()) fn({ error: `the target exited with ${code}` })
-    })
+    onReady = resolve
+    child.once('exit', (code) => { reject(new Error(`the target exited with ${code} before it was ready`)) })
   })
-  const call = (op: string, extra: Record<string, unknown> = {}): Promise<any> => new Promise((resolve, reject) => {
-    if (child.exitCode !== null) {
-      reject(new Error(`the target has exited (${child.exitCode})`))
-      return
-    }
-    const n = ++seq
-    pending.set(n, (msg) => {
-      pending.delete(n)
-      if (typeof msg.error === 'string') reject(new Error(msg.error))
-      else resolve(msg)
-    })
-    child.send({ op, seq: n, ...extra })
-  })
+  const call = ipcCaller(child, 'the target', (msg) => { if (msg?.op === 'ready') onReady(msg) })
   const { port, id } = await ready
   const host = config.host ?? '127.0.0.1'
   return {

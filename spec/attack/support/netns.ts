@@ -21,6 +21,7 @@ import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { TargetConfig, TargetStats } from './protocol.js'
+import { ipcCaller } from './ipc.js'
 
 const run = promisify(execFile)
 
@@ -159,33 +160,6 @@ function spawnIn (host: Host, script: string, args: string[], execArgv: string[]
   return child
 }
 
-/** Request/answer over a child's IPC channel: `{ op, seq, ... }` answered by `{ seq, ... }` (or `{ seq, error }`). */
-function ipcCaller (child: ChildProcess, onOther: (msg: any) => void): (op: string, extra?: Record<string, unknown>) => Promise<any> {
-  let seq = 0
-  const pending = new Map<number, (msg: any) => void>()
-  child.on('message', (msg: any) => {
-    const fn = typeof msg?.seq === 'number' ? pending.get(msg.seq) : undefined
-    if (fn !== undefined) fn(msg)
-    else onOther(msg)
-  })
-  child.once('exit', (code, signal) => {
-    for (const fn of pending.values()) fn({ error: `the process in the namespace exited (${code ?? signal})` })
-  })
-  return (op, extra = {}) => new Promise((resolve, reject) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      reject(new Error(`the process in the namespace has exited (${child.exitCode ?? child.signalCode})`))
-      return
-    }
-    const n = ++seq
-    pending.set(n, (msg) => {
-      pending.delete(n)
-      if (typeof msg.error === 'string') reject(new Error(msg.error))
-      else resolve(msg)
-    })
-    child.send({ op, seq: n, ...extra })
-  })
-}
-
 /** An rx-p2p node (the attack harness's target-node.ts: echo, bulk, optional PEX) running in a namespace. */
 export interface HostNode {
   readonly host: Host
@@ -222,7 +196,7 @@ export async function startTargetIn (host: Host, config: Omit<TargetConfig, 'hos
     onReady = resolve
     child.once('exit', (code, signal) => { reject(new Error(`the node in ${host.ns} exited (${code ?? signal}) before it was ready`)) })
   })
-  const call = ipcCaller(child, (msg) => { if (msg?.op === 'ready') onReady(msg) })
+  const call = ipcCaller(child, 'the process in the namespace', (msg) => { if (msg?.op === 'ready') onReady(msg) })
   const { port, id } = await ready
   return {
     host,
@@ -276,7 +250,7 @@ export async function startToolIn (host: Host): Promise<Tool> {
     onReady = resolve
     child.once('exit', (code, signal) => { reject(new Error(`the tool in ${host.ns} exited (${code ?? signal}) before it was ready`)) })
   })
-  const call = ipcCaller(child, (msg) => { if (msg?.op === 'ready') onReady() })
+  const call = ipcCaller(child, 'the process in the namespace', (msg) => { if (msg?.op === 'ready') onReady() })
   await ready
   return {
     host,
