@@ -40,6 +40,7 @@ import {
 } from '../lib/index.js'
 import { makeSecretConnection } from '../lib/conn/index.js'
 import { BLOCK_PROTOCOL_VERSION, encodePacketFrame, P2P_PROTOCOL_VERSION } from '../lib/wire/index.js'
+import { seededRandom } from '../lib/testing/index.js'
 import { ipcCaller } from '../spec/attack/support/ipc.js'
 
 const THIS = fileURLToPath(import.meta.url)
@@ -128,18 +129,6 @@ function parseArgs (argv: readonly string[]): Options {
     freshKeys: opts.freshKeys,
     nodeOptions: opts.nodeOptions,
     maxGrowth: opts.maxGrowth ?? 0.1
-  }
-}
-
-/** A seeded PRNG (mulberry32): numbers in [0, 1). */
-function seededRandom (seed: number): () => number {
-  let a = (seed * 0x9e3779b9) >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
