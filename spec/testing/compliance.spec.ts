@@ -44,7 +44,7 @@ describe('testing/compliance', () => {
     try {
       const file = path.join(dir, 'child.mjs')
       writeFileSync(file, CHILD)
-      const run = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', cwd: fileURLToPath(new URL('../../', import.meta.url)), timeout: 55_000 })
+      const run = spawnSync(process.execPath, ['--test-reporter=tap', '--import', 'tsx', file], { encoding: 'utf8', cwd: fileURLToPath(new URL('../../', import.meta.url)), timeout: 55_000 })
       const out = `${run.stdout}\n${run.stderr}`
       expect(out).to.not.match(/test framework imported/)
       expect(out).to.match(/REFUSAL TypeError: no global describe\(\)/)
