@@ -72,8 +72,9 @@ describe('attack: send waiters to a peer that never reads', function () {
     expect(result.refusedAtOnce).to.be.at.least(count - 64)
     expect(result.pending).to.be.at.most(1)
     expect(heldMoved).to.be.below(16 * MiB)
-    // The peak is the application's own 1 GiB of messages, refused and not yet collected; none of it is held.
-    expect(rssMoved).to.be.below(128 * MiB)
+    // The peak is the application's own 1 GiB of messages, made in one loop, refused and not yet collected: when
+    // the GC runs decides it (50-57 MiB on Node 20, 130 MiB seen on Node 24). What is held is heldMoved, above.
+    expect(rssMoved).to.be.below(256 * MiB)
     honest.assertNoLoss()
   })
 
@@ -101,8 +102,9 @@ describe('attack: send waiters to a peer that never reads', function () {
     expect(result.refusedAtOnce).to.be.at.least(0.98 * 3 * count)
     expect(result.pending).to.be.at.most(3)
     expect(heldMoved).to.be.below(16 * MiB)
-    // The peak is the application's own 1 GiB of messages, refused and not yet collected; none of it is held.
-    expect(rssMoved).to.be.below(128 * MiB)
+    // The peak is the application's own 1 GiB of messages, made in one loop, refused and not yet collected: when
+    // the GC runs decides it (50-57 MiB on Node 20, 130 MiB seen on Node 24). What is held is heldMoved, above.
+    expect(rssMoved).to.be.below(256 * MiB)
     honest.assertNoLoss()
   })
 
