@@ -327,6 +327,9 @@ export const wireTargets: FuzzTarget[] = [
       if (msg.type === 'other') {
         invariant(msg.case !== 1 && msg.case >= 1, `case ${msg.case} decoded as other`)
         invariant(msg.name === CONSENSUS_MESSAGE_CASES[msg.case], `case ${msg.case} named ${String(msg.name)}`)
+        // A key past 2^32 decodes to Go's field number (int32 of key >> 3), which can exceed protobuf's largest
+        // field number (2^29 - 1): such a case is read, and ignored, but no encoder may write it.
+        if (msg.case > 0x1fffffff) return
       }
       expectEqual(consensusPlain(decodeConsensusMessage(encodeConsensusMessage(msg))), consensusPlain(msg), 'consensus message re-encoded')
     }
