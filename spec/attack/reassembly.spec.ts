@@ -71,7 +71,9 @@ describe('attack: reassembly memory', function () {
       expect(during.recvBudgetUsed).to.be.at.least(sent.payload)
       // Nothing per packet on the heap (main: ~17 bytes of heap per byte of payload).
       expect(heapMoved).to.be.below(16 * MiB)
-      expect(rssMoved).to.be.below(64 * MiB)
+      // The 16 MiB buffer, the smaller ones it grew from until a GC, the young generation: +50 MiB on Node 20,
+      // +70 MiB seen on Node 24.22 (its GC keeps more between collections).
+      expect(rssMoved).to.be.below(96 * MiB)
       honest.assertNoLoss()
     })
   })
