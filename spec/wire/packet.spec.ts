@@ -12,7 +12,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
 
 interface Vector { name: string, test: string, value: Record<string, any>, hex: string }
-// ../shared sits beside the repository: resolve from this file, so a fresh clone finds it too.
+// The golden vectors, inside the repository (spec/fixtures/cometbft/), resolved from this file.
 const vectorsUrl = new URL('../fixtures/cometbft/proto_vectors_from_tests.json', import.meta.url)
 const vectors = (JSON.parse(readFileSync(vectorsUrl, 'utf8')) as { vectors: Vector[] }).vectors
   .filter((v) => v.test === 'TestConnVectors')
